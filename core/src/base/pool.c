@@ -1,0 +1,261 @@
+/*
+ * pool.c — worker threads and the parallel-for.
+ *
+ * A job is published under the pool's mutex with a new generation number; workers wake, and every
+ * participant (the caller too) claims chunks from an atomic counter until none are left. The caller then
+ * waits until each worker has reported that it left the job.
+ */
+#include "pgml/pool.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+struct pgml_pool
+{
+	int			n_threads;		/* the caller included */
+	pthread_t  *threads;		/* n_threads - 1 of them */
+	pthread_mutex_t mutex;
+	pthread_cond_t wake;		/* a new job or shutdown */
+	pthread_cond_t done;		/* a worker finished its part */
+	uint64_t	generation;		/* incremented per job */
+	bool		shutdown;
+	int			running;		/* workers still inside the current job */
+	atomic_bool busy;			/* a job is in progress (nested calls run serially) */
+
+	/* the current job */
+	pgml_range_fn fn;
+	void	   *ctx;
+	size_t		n;
+	size_t		chunk;
+	atomic_size_t next;			/* first item not yet claimed */
+	atomic_bool stopped;		/* the stop hook fired */
+};
+
+/* The worker id of this thread: 0 on the caller, so nested (serial) calls keep their thread's id. */
+static _Thread_local int current_worker = 0;
+
+typedef struct worker_arg
+{
+	pgml_pool  *pool;
+	int			id;
+} worker_arg;
+
+int
+pgml_cpu_count(void)
+{
+	long		n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (int) n;
+}
+
+/* Claims and runs chunks until the job is exhausted or stopped. */
+static void
+run_chunks(pgml_pool *pool, int worker)
+{
+	for (;;)
+	{
+		size_t		begin;
+		size_t		end;
+
+		if (atomic_load_explicit(&pool->stopped, memory_order_relaxed))
+			return;
+		if (pgml_should_stop())
+		{
+			atomic_store(&pool->stopped, true);
+			return;
+		}
+		begin = atomic_fetch_add(&pool->next, pool->chunk);
+		if (begin >= pool->n)
+			return;
+		end = pool->n - begin <= pool->chunk ? pool->n : begin + pool->chunk;
+		pool->fn(pool->ctx, begin, end, worker);
+	}
+}
+
+static void *
+worker_main(void *p)
+{
+	worker_arg *arg = p;
+	pgml_pool  *pool = arg->pool;
+	int			id = arg->id;
+	uint64_t	seen = 0;
+
+	pgml_free(arg);
+	current_worker = id;
+	for (;;)
+	{
+		pthread_mutex_lock(&pool->mutex);
+		while (!pool->shutdown && pool->generation == seen)
+			pthread_cond_wait(&pool->wake, &pool->mutex);
+		if (pool->shutdown)
+		{
+			pthread_mutex_unlock(&pool->mutex);
+			return NULL;
+		}
+		seen = pool->generation;
+		pthread_mutex_unlock(&pool->mutex);
+
+		run_chunks(pool, id);
+
+		pthread_mutex_lock(&pool->mutex);
+		if (--pool->running == 0)
+			pthread_cond_signal(&pool->done);
+		pthread_mutex_unlock(&pool->mutex);
+	}
+}
+
+pgml_status
+pgml_pool_new(int n_threads, pgml_pool **out, pgml_err *err)
+{
+	pgml_pool  *pool;
+	sigset_t	all;
+	sigset_t	old;
+	int			started = 0;
+	int			rc;
+
+	*out = NULL;
+	if (n_threads == 0)
+		n_threads = pgml_cpu_count();
+	if (n_threads < 1 || n_threads > 1024)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "thread count %d is out of range", n_threads);
+
+	pool = pgml_calloc(1, sizeof(pgml_pool));
+	if (pool == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	pool->n_threads = n_threads;
+	atomic_init(&pool->busy, false);
+	atomic_init(&pool->next, 0);
+	atomic_init(&pool->stopped, false);
+	pthread_mutex_init(&pool->mutex, NULL);
+	pthread_cond_init(&pool->wake, NULL);
+	pthread_cond_init(&pool->done, NULL);
+
+	if (n_threads > 1)
+	{
+		pool->threads = pgml_calloc((size_t) n_threads - 1, sizeof(pthread_t));
+		if (pool->threads == NULL)
+		{
+			pgml_pool_free(pool);
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		}
+	}
+
+	/* Threads inherit the creating thread's signal mask: block everything while creating them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (int i = 1; i < n_threads; i++)
+	{
+		worker_arg *arg = pgml_malloc(sizeof(worker_arg));
+
+		if (arg == NULL)
+		{
+			rc = -1;
+			break;
+		}
+		arg->pool = pool;
+		arg->id = i;
+		rc = pthread_create(&pool->threads[i - 1], NULL, worker_main, arg);
+		if (rc != 0)
+		{
+			pgml_free(arg);
+			break;
+		}
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (started != n_threads - 1)
+	{
+		pool->n_threads = started + 1;
+		pgml_pool_free(pool);
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "could not start %d worker threads", n_threads - 1);
+	}
+	*out = pool;
+	return PGML_OK;
+}
+
+void
+pgml_pool_free(pgml_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	pthread_mutex_lock(&pool->mutex);
+	pool->shutdown = true;
+	pthread_cond_broadcast(&pool->wake);
+	pthread_mutex_unlock(&pool->mutex);
+	for (int i = 0; i < pool->n_threads - 1; i++)
+		pthread_join(pool->threads[i], NULL);
+	pthread_mutex_destroy(&pool->mutex);
+	pthread_cond_destroy(&pool->wake);
+	pthread_cond_destroy(&pool->done);
+	pgml_free(pool->threads);
+	pgml_free(pool);
+}
+
+int
+pgml_pool_size(const pgml_pool *pool)
+{
+	return pool ? pool->n_threads : 1;
+}
+
+static pgml_status
+run_serial(size_t n, size_t chunk, pgml_range_fn fn, void *ctx, pgml_err *err)
+{
+	for (size_t begin = 0; begin < n; begin += chunk)
+	{
+		size_t		end = n - begin <= chunk ? n : begin + chunk;
+
+		if (pgml_should_stop())
+			return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
+		fn(ctx, begin, end, current_worker);
+	}
+	return PGML_OK;
+}
+
+pgml_status
+pgml_parallel_for(pgml_pool *pool, size_t n, size_t grain, pgml_range_fn fn, void *ctx, pgml_err *err)
+{
+	int			parts;
+	size_t		chunk;
+	bool		expected = false;
+
+	if (n == 0)
+		return PGML_OK;
+	parts = pgml_pool_size(pool);
+	if (grain == 0)
+		grain = 1;
+
+	/* About four chunks per participant balances uneven work without much claiming traffic. */
+	chunk = n / ((size_t) parts * 4);
+	if (chunk < grain)
+		chunk = grain;
+
+	if (parts == 1 || chunk >= n || !atomic_compare_exchange_strong(&pool->busy, &expected, true))
+		return run_serial(n, chunk, fn, ctx, err);
+
+	pthread_mutex_lock(&pool->mutex);
+	pool->fn = fn;
+	pool->ctx = ctx;
+	pool->n = n;
+	pool->chunk = chunk;
+	atomic_store(&pool->next, 0);
+	atomic_store(&pool->stopped, false);
+	pool->running = pool->n_threads - 1;
+	pool->generation++;
+	pthread_cond_broadcast(&pool->wake);
+	pthread_mutex_unlock(&pool->mutex);
+
+	run_chunks(pool, 0);
+
+	pthread_mutex_lock(&pool->mutex);
+	while (pool->running > 0)
+		pthread_cond_wait(&pool->done, &pool->mutex);
+	pthread_mutex_unlock(&pool->mutex);
+
+	atomic_store(&pool->busy, false);
+	if (atomic_load(&pool->stopped))
+		return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
+	return PGML_OK;
+}

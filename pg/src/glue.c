@@ -1,0 +1,192 @@
+/*
+ * glue.c — libpgml's hooks inside a backend: allocator, log, cancel, errors, and the worker pool.
+ *
+ * Allocator: libpgml allocates from the "pgml core" memory context (a child of TopMemoryContext, so its
+ * size shows in pg_backend_memory_contexts). Allocation never throws (MCXT_ALLOC_NO_OOM); a NULL return
+ * becomes a libpgml out-of-memory status and then an ordinary ERROR in the calling glue. Memory
+ * contexts are not thread-safe, and libpgml's worker threads may allocate, so every call into the context
+ * holds a mutex. Each block carries a small header recording its size (PostgreSQL 15 has no
+ * non-throwing repalloc) and is aligned to 16 bytes like malloc's.
+ *
+ * Log and stop hooks: messages reach ereport only from the backend's own thread; worker threads never
+ * call into PostgreSQL. The stop hook reads InterruptPending, which is safe from any thread.
+ */
+#include "pgml_pg.h"
+
+#include <pthread.h>
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+typedef struct core_chunk
+{
+	void	   *raw;			/* what MemoryContextAlloc returned */
+	size_t		size;			/* bytes requested by libpgml */
+} core_chunk;
+
+StaticAssertDecl(sizeof(core_chunk) == 16, "core_chunk must keep 16-byte alignment");
+
+#define CORE_ALIGN 16
+
+static MemoryContext core_context = NULL;
+static pthread_mutex_t core_mutex = PTHREAD_MUTEX_INITIALIZER;
+static Size core_bytes = 0;
+static pthread_t backend_thread;
+static pgml_pool *backend_pool = NULL;
+
+static void *
+core_alloc(size_t size, void *state)
+{
+	void	   *raw;
+	char	   *user;
+	core_chunk *chunk;
+
+	(void) state;
+	if (size > MaxAllocHugeSize - sizeof(core_chunk) - CORE_ALIGN)
+		return NULL;
+	pthread_mutex_lock(&core_mutex);
+	raw = MemoryContextAllocExtended(core_context, size + sizeof(core_chunk) + CORE_ALIGN,
+									 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (raw != NULL)
+		core_bytes += size;
+	pthread_mutex_unlock(&core_mutex);
+	if (raw == NULL)
+		return NULL;
+	user = (char *) TYPEALIGN(CORE_ALIGN, (uintptr_t) raw + sizeof(core_chunk));
+	chunk = (core_chunk *) user - 1;
+	chunk->raw = raw;
+	chunk->size = size;
+	return user;
+}
+
+static void
+core_free(void *ptr, void *state)
+{
+	core_chunk *chunk;
+
+	(void) state;
+	if (ptr == NULL)
+		return;
+	chunk = (core_chunk *) ptr - 1;
+	pthread_mutex_lock(&core_mutex);
+	core_bytes -= chunk->size;
+	pfree(chunk->raw);
+	pthread_mutex_unlock(&core_mutex);
+}
+
+static void *
+core_realloc(void *ptr, size_t size, void *state)
+{
+	void	   *fresh;
+	size_t		old;
+
+	if (ptr == NULL)
+		return core_alloc(size, state);
+	old = ((core_chunk *) ptr - 1)->size;
+	fresh = core_alloc(size, state);
+	if (fresh == NULL)
+		return NULL;
+	memcpy(fresh, ptr, Min(old, size));
+	core_free(ptr, state);
+	return fresh;
+}
+
+Size
+pgml_pg_core_bytes(void)
+{
+	Size		n;
+
+	pthread_mutex_lock(&core_mutex);
+	n = core_bytes;
+	pthread_mutex_unlock(&core_mutex);
+	return n;
+}
+
+static void
+core_log(pgml_log_level level, const char *msg, void *state)
+{
+	int			elevel;
+
+	(void) state;
+	if (!pthread_equal(pthread_self(), backend_thread))
+		return;
+	switch (level)
+	{
+		case PGML_LOG_DEBUG:
+			elevel = DEBUG1;
+			break;
+		case PGML_LOG_INFO:
+			elevel = INFO;
+			break;
+		case PGML_LOG_NOTICE:
+			elevel = NOTICE;
+			break;
+		default:
+			elevel = WARNING;
+			break;
+	}
+	ereport(elevel, (errmsg_internal("%s", msg)));
+}
+
+static bool
+core_should_stop(void *state)
+{
+	(void) state;
+	return InterruptPending;
+}
+
+void
+pgml_pg_install_hooks(void)
+{
+	pgml_allocator a = {core_alloc, core_realloc, core_free, NULL};
+
+	backend_thread = pthread_self();
+	core_context = AllocSetContextCreate(TopMemoryContext, "pgml core", ALLOCSET_DEFAULT_SIZES);
+	pgml_set_allocator(&a);
+	pgml_set_log_hook(core_log, NULL);
+	pgml_set_should_stop(core_should_stop, NULL);
+}
+
+void
+pgml_pg_raise(pgml_status rc, const pgml_err *err)
+{
+	const char *state;
+
+	if (rc == PGML_ERR_CANCELLED)
+		CHECK_FOR_INTERRUPTS();
+	if (err == NULL || err->msg[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("pgml: %s", pgml_status_name(rc))));
+	state = pgml_err_get_sqlstate(err);
+	ereport(ERROR,
+			(errcode(MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])),
+			 errmsg_internal("%s", err->msg),
+			 err->detail[0] ? errdetail_internal("%s", err->detail) : 0,
+			 err->hint[0] ? errhint("%s", err->hint) : 0));
+	pg_unreachable();
+}
+
+pgml_pool *
+pgml_pg_pool(void)
+{
+	pgml_err	err;
+	pgml_status rc;
+	int			n = pgml_threads > 0 ? pgml_threads : pgml_cpu_count();
+
+	if (n <= 1)
+		return NULL;
+	if (backend_pool == NULL)
+	{
+		rc = pgml_pool_new(n, &backend_pool, &err);
+		pgml_pg_check(rc, &err);
+	}
+	return backend_pool;
+}
+
+void
+pgml_pg_pool_reset(void)
+{
+	pgml_pool_free(backend_pool);
+	backend_pool = NULL;
+}

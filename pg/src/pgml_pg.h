@@ -1,0 +1,41 @@
+/*
+ * pgml_pg.h — shared declarations of the extension's glue (the only code that includes postgres.h).
+ */
+#ifndef PGML_PG_H
+#define PGML_PG_H
+
+#include "postgres.h"
+
+#include "pgml/pgml.h"
+#include "pgml/pool.h"
+
+/* GUCs (pgml.c) */
+extern int	pgml_threads;
+
+/*
+ * Raise a libpgml error as a PostgreSQL ERROR with its SQLSTATE, message, detail and hint. A cancelled
+ * operation first services the pending interrupt, so the user sees PostgreSQL's own cancel message.
+ */
+extern void pgml_pg_raise(pgml_status rc, const pgml_err *err) pg_attribute_noreturn();
+
+/* Checks a libpgml result: returns on PGML_OK, raises otherwise. */
+static inline void
+pgml_pg_check(pgml_status rc, const pgml_err *err)
+{
+	if (unlikely(rc != PGML_OK))
+		pgml_pg_raise(rc, err);
+}
+
+/* Installs libpgml's hooks (allocator, log, stop). Called once from _PG_init. */
+extern void pgml_pg_install_hooks(void);
+
+/* The backend's worker pool, created on first use with pgml.threads threads (NULL when 1). */
+extern pgml_pool *pgml_pg_pool(void);
+
+/* Frees the pool so the next pgml_pg_pool() call builds one of the current size (GUC assign hook). */
+extern void pgml_pg_pool_reset(void);
+
+/* Bytes libpgml currently holds through the allocator hook. */
+extern Size pgml_pg_core_bytes(void);
+
+#endif							/* PGML_PG_H */

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what pgml needs on Debian 12 (bookworm). Idempotent: packages already present are skipped.
+#
+#   tools/deps.sh            Debian packages for building, running and testing pgml
+#   tools/deps.sh --python   also the project venv (.venv) with the Python oracles used to regenerate
+#                            fixtures and to run benchmarks (PyPI; never needed by `make test`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_python=0
+for a in "$@"; do
+	case "$a" in
+		--python) want_python=1 ;;
+		*) echo "usage: tools/deps.sh [--python]" >&2; exit 2 ;;
+	esac
+done
+
+APT_PACKAGES=(
+	build-essential pkg-config git ca-certificates
+	postgresql-15 postgresql-server-dev-15 libpq-dev
+	libopenblas-dev liblapacke-dev
+	libxgboost-dev libsvm-dev liblinear-dev
+	libjansson-dev libpcre2-dev libutf8proc-dev libcurl4-openssl-dev
+	libipc-run-perl
+	python3 python3-venv python3-numpy python3-sklearn
+)
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then
+	sudo_cmd=(sudo)
+fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo_cmd[@]}" apt-get update -qq
+	"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+	echo "deps: Debian packages present"
+fi
+
+if [ "$want_python" = 1 ]; then
+	if [ ! -x .venv/bin/python ]; then
+		/usr/bin/python3 -m venv .venv
+	fi
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -r tools/requirements-dev.txt
+	echo "deps: venv ready in .venv"
+fi
