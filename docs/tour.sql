@@ -1,0 +1,36 @@
+-- A short tour of pgml. `make run` executes this file against the local cluster; run it yourself with
+--   tools/pgml-server psql -f docs/tour.sql
+
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgml;
+RESET client_min_messages;
+SELECT pgml.version();
+
+-- The classic datasets ship with the extension.
+SELECT * FROM pgml.load_dataset('iris');
+SELECT * FROM pgml.iris LIMIT 5;
+
+-- Vector functions work on REAL[] and DOUBLE PRECISION[]: arithmetic, norms, distances.
+SELECT pgml.add(ARRAY[1, 2, 3]::real[], ARRAY[10, 20, 30]::real[]) AS added,
+       pgml.normalize_l2(ARRAY[3, 4]::real[]) AS unit,
+       pgml.cosine_similarity(ARRAY[1, 2, 3]::real[], ARRAY[2, 4, 6.5]::real[]) AS cosine;
+
+-- The elementwise aggregates summarise a column of vectors: here, the mean measurements of each species.
+SELECT target AS species,
+       pgml.divide(pgml.sum(ARRAY[sepal_length, sepal_width, petal_length, petal_width]), count(*)::real) AS mean,
+       pgml.max_abs(ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS largest
+FROM pgml.iris GROUP BY target ORDER BY target;
+
+-- Which flowers are closest to the first one? Euclidean distance over the four measurements.
+WITH q AS (SELECT ARRAY[sepal_length, sepal_width, petal_length, petal_width] AS v FROM pgml.iris LIMIT 1)
+SELECT target, pgml.distance_l2(ARRAY[sepal_length, sepal_width, petal_length, petal_width], q.v) AS distance
+FROM pgml.iris, q ORDER BY distance LIMIT 5;
+
+-- Errors are clear, and leave the session intact.
+\set ON_ERROR_STOP off
+SELECT pgml.dot_product(ARRAY[1, 2, 3]::real[], ARRAY[1, 2]::real[]);
+\set ON_ERROR_STOP on
+
+-- The catalog where trained models, deployments and their files will live.
+SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgml' AND table_type = 'BASE TABLE'
+ORDER BY table_name;
