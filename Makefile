@@ -16,6 +16,7 @@ core:
 
 pg: core
 	$(MAKE) -C pg
+	$(MAKE) -C pg/test/modules/pgml_test
 
 install: all
 	$(MAKE) -C pg install
@@ -32,6 +33,7 @@ bench: all
 clean:
 	$(MAKE) -C core clean
 	$(MAKE) -C pg clean
+	$(MAKE) -C pg/test/modules/pgml_test clean
 	rm -rf build
 
 .PHONY: all core pg install test run bench clean

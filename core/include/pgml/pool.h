@@ -30,6 +30,10 @@ int			pgml_cpu_count(void);
  * Splits [0, n) into chunks of at least `grain` items (0 = choose) and runs fn on them in parallel.
  * Between chunks the stop hook is polled: once it fires, no new chunk starts, the call waits for the
  * chunks in flight and returns PGML_ERR_CANCELLED. Returns when all the work is done.
+ *
+ * A chunk is about n / (4 * pool size) items, so with long items a chunk can run for a long time: a
+ * work function whose items take more than a few milliseconds polls pgml_should_stop() itself and
+ * returns early when it fires (the call then reports PGML_ERR_CANCELLED).
  */
 pgml_status pgml_parallel_for(pgml_pool *pool, size_t n, size_t grain, pgml_range_fn fn, void *ctx,
 							  pgml_err *err);

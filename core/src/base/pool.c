@@ -211,6 +211,9 @@ run_serial(size_t n, size_t chunk, pgml_range_fn fn, void *ctx, pgml_err *err)
 			return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
 		fn(ctx, begin, end, current_worker);
 	}
+	/* A work function may have returned early because the stop hook fired during the last chunk. */
+	if (pgml_should_stop())
+		return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
 	return PGML_OK;
 }
 
@@ -255,7 +258,7 @@ pgml_parallel_for(pgml_pool *pool, size_t n, size_t grain, pgml_range_fn fn, voi
 	pthread_mutex_unlock(&pool->mutex);
 
 	atomic_store(&pool->busy, false);
-	if (atomic_load(&pool->stopped))
+	if (atomic_load(&pool->stopped) || pgml_should_stop())
 		return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
 	return PGML_OK;
 }
