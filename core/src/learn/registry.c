@@ -1,0 +1,48 @@
+/*
+ * registry.c — the algorithms this build provides, by pgml.algorithm name.
+ */
+#include "pgml/learn.h"
+
+#include <string.h>
+
+#include "algorithms.h"
+
+static const pgml_algorithm *const registry[] = {
+	&pgml_algo_xgboost,
+	&pgml_algo_xgboost_random_forest,
+	NULL
+};
+
+const pgml_algorithm *const *
+pgml_algorithms(void)
+{
+	return registry;
+}
+
+const pgml_algorithm *
+pgml_algorithm_find(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (const pgml_algorithm *const *a = registry; *a != NULL; a++)
+		if (strcmp((*a)->name, name) == 0)
+			return *a;
+	return NULL;
+}
+
+const char *
+pgml_task_name(pgml_task task)
+{
+	switch (task)
+	{
+		case PGML_TASK_REGRESSION:
+			return "regression";
+		case PGML_TASK_CLASSIFICATION:
+			return "classification";
+		case PGML_TASK_CLUSTERING:
+			return "clustering";
+		case PGML_TASK_DECOMPOSITION:
+			return "decomposition";
+	}
+	return "unknown";
+}
