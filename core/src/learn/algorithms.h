@@ -1,0 +1,15 @@
+/*
+ * algorithms.h — the algorithm tables defined in core/src/learn, for the registry (private to libpgml).
+ */
+#ifndef PGML_LEARN_ALGORITHMS_H
+#define PGML_LEARN_ALGORITHMS_H
+
+#include "pgml/learn.h"
+
+/* linear.c */
+extern const pgml_algorithm pgml_algo_linear;	/* LinearRegression, LogisticRegression */
+extern const pgml_algorithm pgml_algo_ridge;	/* Ridge, RidgeClassifier */
+extern const pgml_algorithm pgml_algo_lasso;	/* Lasso */
+extern const pgml_algorithm pgml_algo_elastic_net;	/* ElasticNet */
+
+#endif							/* PGML_LEARN_ALGORITHMS_H */
