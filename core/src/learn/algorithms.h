@@ -1,10 +1,16 @@
 /*
- * algorithms.h — the algorithm tables compiled into libpgml (private to core/src/learn).
+ * algorithms.h — the algorithm tables compiled into libpgml, for the registry (private to core/src/learn).
  */
 #ifndef PGML_LEARN_ALGORITHMS_H
 #define PGML_LEARN_ALGORITHMS_H
 
 #include "pgml/learn.h"
+
+/* linear.c */
+extern const pgml_algorithm pgml_algo_linear;	/* LinearRegression, LogisticRegression */
+extern const pgml_algorithm pgml_algo_ridge;	/* Ridge, RidgeClassifier */
+extern const pgml_algorithm pgml_algo_lasso;	/* Lasso */
+extern const pgml_algorithm pgml_algo_elastic_net;	/* ElasticNet */
 
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;

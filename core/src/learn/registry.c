@@ -8,6 +8,10 @@
 #include "algorithms.h"
 
 static const pgml_algorithm *const registry[] = {
+	&pgml_algo_linear,
+	&pgml_algo_ridge,
+	&pgml_algo_lasso,
+	&pgml_algo_elastic_net,
 	&pgml_algo_xgboost,
 	&pgml_algo_xgboost_random_forest,
 	NULL
