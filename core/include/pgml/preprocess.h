@@ -98,6 +98,8 @@ pgml_status pgml_preprocessor_new(const pgml_column *columns, size_t n_columns, 
 void		pgml_preprocessor_free(pgml_preprocessor *pp);
 
 size_t		pgml_preprocessor_n_columns(const pgml_preprocessor *pp);
+/* The description of a column (as given to pgml_preprocessor_new or restored by load). */
+const pgml_column *pgml_preprocessor_column(const pgml_preprocessor *pp, size_t column);
 size_t		pgml_preprocessor_n_raw(const pgml_preprocessor *pp);	/* floats per raw row */
 size_t		pgml_preprocessor_raw_offset(const pgml_preprocessor *pp, size_t column);
 /* Features per transformed row; valid after fit (one-hot widths depend on the categories seen). */
@@ -134,5 +136,18 @@ json_t	   *pgml_preprocessor_columns_json(const pgml_preprocessor *pp);
 
 void		pgml_preprocessor_save(const pgml_preprocessor *pp, pgml_buf *out);
 pgml_status pgml_preprocessor_load(pgml_reader *in, pgml_preprocessor **out, pgml_err *err);
+
+/*
+ * A trained pipeline as one file (pgml.files "estimator.pgml"): the preprocessor and the model, with a
+ * SHA-256 over both. Defined in pipeline.c.
+ */
+#define PGML_PIPELINE_MAGIC "PGMLPIPE"
+#define PGML_PIPELINE_FORMAT 1
+
+struct pgml_model;
+pgml_status pgml_pipeline_save(const pgml_preprocessor *pp, const struct pgml_model *model, pgml_buf *out,
+							   pgml_err *err);
+pgml_status pgml_pipeline_load(const void *data, size_t len, pgml_preprocessor **pp,
+							   struct pgml_model **model, pgml_err *err);
 
 #endif							/* PGML_PREPROCESS_H */

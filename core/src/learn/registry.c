@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "algorithms.h"
+#include "cluster_algorithms.h"
 
 static const pgml_algorithm *const registry[] = {
 	&pgml_algo_linear,
@@ -14,6 +15,9 @@ static const pgml_algorithm *const registry[] = {
 	&pgml_algo_elastic_net,
 	&pgml_algo_xgboost,
 	&pgml_algo_xgboost_random_forest,
+	&pgml_algo_kmeans,
+	&pgml_algo_mini_batch_kmeans,
+	&pgml_algo_pca,
 	NULL
 };
 
