@@ -12,10 +12,17 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+typedef struct worker_arg
+{
+	struct pgml_pool *pool;
+	int			id;
+} worker_arg;
+
 struct pgml_pool
 {
 	int			n_threads;		/* the caller included */
 	pthread_t  *threads;		/* n_threads - 1 of them */
+	worker_arg *args;			/* each thread's start argument, owned by the pool */
 	pthread_mutex_t mutex;
 	pthread_cond_t wake;		/* a new job or shutdown */
 	pthread_cond_t done;		/* a worker finished its part */
@@ -35,12 +42,6 @@ struct pgml_pool
 
 /* The worker id of this thread: 0 on the caller, so nested (serial) calls keep their thread's id. */
 static _Thread_local int current_worker = 0;
-
-typedef struct worker_arg
-{
-	pgml_pool  *pool;
-	int			id;
-} worker_arg;
 
 int
 pgml_cpu_count(void)
@@ -82,7 +83,6 @@ worker_main(void *p)
 	int			id = arg->id;
 	uint64_t	seen = 0;
 
-	pgml_free(arg);
 	current_worker = id;
 	for (;;)
 	{
@@ -135,7 +135,8 @@ pgml_pool_new(int n_threads, pgml_pool **out, pgml_err *err)
 	if (n_threads > 1)
 	{
 		pool->threads = pgml_calloc((size_t) n_threads - 1, sizeof(pthread_t));
-		if (pool->threads == NULL)
+		pool->args = pgml_calloc((size_t) n_threads - 1, sizeof(worker_arg));
+		if (pool->threads == NULL || pool->args == NULL)
 		{
 			pgml_pool_free(pool);
 			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
@@ -147,21 +148,13 @@ pgml_pool_new(int n_threads, pgml_pool **out, pgml_err *err)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (int i = 1; i < n_threads; i++)
 	{
-		worker_arg *arg = pgml_malloc(sizeof(worker_arg));
+		worker_arg *arg = &pool->args[i - 1];
 
-		if (arg == NULL)
-		{
-			rc = -1;
-			break;
-		}
 		arg->pool = pool;
 		arg->id = i;
 		rc = pthread_create(&pool->threads[i - 1], NULL, worker_main, arg);
 		if (rc != 0)
-		{
-			pgml_free(arg);
 			break;
-		}
 		started++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -191,6 +184,7 @@ pgml_pool_free(pgml_pool *pool)
 	pthread_cond_destroy(&pool->wake);
 	pthread_cond_destroy(&pool->done);
 	pgml_free(pool->threads);
+	pgml_free(pool->args);
 	pgml_free(pool);
 }
 
