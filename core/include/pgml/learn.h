@@ -183,6 +183,35 @@ typedef struct pgml_classification_metrics
 pgml_status pgml_metrics_classification(const int *y_true, const int *y_pred, const float *proba, size_t n,
 										int n_classes, pgml_classification_metrics *out, pgml_err *err);
 
+/* The default metric of a task (what deployment and search compare) and whether higher is better. */
+const char *pgml_task_metric(pgml_task task, bool *higher_is_better);
+
+/*
+ * Scores a fitted model on data with the metrics PostgresML records for its task: regression r2,
+ * mean_absolute_error, mean_squared_error, explained_variance; classification f1, precision, recall,
+ * accuracy, mcc, and for binary problems roc_auc and log_loss; clustering silhouette; decomposition
+ * cumulative_explained_variance (the share of the data's variance the components keep). Labels unseen
+ * by the model count as classes it never predicts. Undefined metrics are left out. *out is a new object.
+ */
+pgml_status pgml_model_score(const pgml_model *model, const pgml_data *data, json_t **out, pgml_err *err);
+
+/*
+ * Hyperparameter search (PostgresML's search/search_params/search_args). Every combination of
+ * search_params values (grid) or n_iter of them drawn without replacement (random) is fit on k folds of
+ * train (fold k tests on the contiguous k-th slice; cv 1 fits on train and tests on test) and scored
+ * with the task's default metric, always maximised. hyperparams are fixed values shared by every fit;
+ * a key in both is an error. search_args accepts n_iter (default 10) and cv (default 5).
+ *
+ * *best receives the winning hyperparameters (hyperparams merged with the best combination) and
+ * *results the scikit-learn cv_results_-style summary {params, n_splits, best_index, mean_fit_time,
+ * std_fit_time, mean_score_time, std_score_time, mean_test_score, std_test_score, split<k>_test_score,
+ * param_<name>}. Progress is logged (NOTICE) per fit.
+ */
+pgml_status pgml_search(const char *algorithm, pgml_task task, const json_t *hyperparams,
+						const json_t *search_params, const char *kind, const json_t *search_args,
+						const pgml_data *train, const pgml_data *test, uint64_t seed, pgml_pool *pool,
+						json_t **best, json_t **results, pgml_err *err);
+
 /* Mean silhouette coefficient of a clustering (Euclidean), as sklearn.metrics.silhouette_score. */
 pgml_status pgml_metrics_silhouette(const float *x, size_t n, size_t n_features, const int *labels,
 									double *out, pgml_err *err);
