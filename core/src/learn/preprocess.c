@@ -146,6 +146,7 @@ typedef struct pp_column
 	pp_slot    *slots;			/* width */
 	size_t		feature_offset;
 	size_t		feature_width;	/* features per element */
+	pgml_column public;			/* what pgml_preprocessor_column returns */
 } pp_column;
 
 struct pgml_preprocessor
@@ -837,6 +838,28 @@ size_t
 pgml_preprocessor_n_raw(const pgml_preprocessor *pp)
 {
 	return pp ? pp->n_raw : 0;
+}
+
+/* The description of a column; NULL past the last. Ordinal values are not included. */
+const pgml_column *
+pgml_preprocessor_column(const pgml_preprocessor *pp, size_t column)
+{
+	pp_column  *c;
+
+	if (pp == NULL || column >= pp->n_columns)
+		return NULL;
+	c = &pp->columns[column];
+	c->public.name = c->name;
+	c->public.pg_type = c->pg_type;
+	c->public.categorical = c->categorical;
+	c->public.nullable = c->nullable;
+	c->public.width = c->width;
+	c->public.encode = c->encode;
+	c->public.impute = c->impute;
+	c->public.scale = c->scale;
+	c->public.ordinal = NULL;
+	c->public.n_ordinal = 0;
+	return &c->public;
 }
 
 /* The first raw value of a column; n_raw for a column past the last. */
