@@ -422,3 +422,109 @@ CREATE FUNCTION pgml.load_dataset(
 	kwargs JSONB DEFAULT '{}'
 ) RETURNS TABLE(table_name TEXT, rows BIGINT)
 AS 'MODULE_PATHNAME', 'pgml_load_dataset' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+---------------------------------------------------------------------------------------------------------
+-- Training, snapshots, deployment
+---------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION pgml.train(
+	project_name TEXT,
+	task TEXT DEFAULT NULL,
+	relation_name TEXT DEFAULT NULL,
+	y_column_name TEXT DEFAULT NULL,
+	algorithm pgml.algorithm DEFAULT 'linear',
+	hyperparams JSONB DEFAULT '{}',
+	search pgml.search DEFAULT NULL,
+	search_params JSONB DEFAULT '{}',
+	search_args JSONB DEFAULT '{}',
+	test_size REAL DEFAULT 0.25,
+	test_sampling pgml.sampling DEFAULT 'stratified',
+	runtime pgml.runtime DEFAULT NULL,
+	automatic_deploy BOOLEAN DEFAULT true,
+	materialize_snapshot BOOLEAN DEFAULT false,
+	preprocess JSONB DEFAULT '{}'
+) RETURNS TABLE(project TEXT, task TEXT, algorithm TEXT, deployed BOOLEAN)
+AS 'MODULE_PATHNAME', 'pgml_train' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION pgml.train_joint(
+	project_name TEXT,
+	task TEXT DEFAULT NULL,
+	relation_name TEXT DEFAULT NULL,
+	y_column_name TEXT[] DEFAULT NULL,
+	algorithm pgml.algorithm DEFAULT 'linear',
+	hyperparams JSONB DEFAULT '{}',
+	search pgml.search DEFAULT NULL,
+	search_params JSONB DEFAULT '{}',
+	search_args JSONB DEFAULT '{}',
+	test_size REAL DEFAULT 0.25,
+	test_sampling pgml.sampling DEFAULT 'stratified',
+	runtime pgml.runtime DEFAULT NULL,
+	automatic_deploy BOOLEAN DEFAULT true,
+	materialize_snapshot BOOLEAN DEFAULT false,
+	preprocess JSONB DEFAULT '{}'
+) RETURNS TABLE(project TEXT, task TEXT, algorithm TEXT, deployed BOOLEAN)
+AS 'MODULE_PATHNAME', 'pgml_train_joint' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION pgml.snapshot(
+	relation_name TEXT,
+	y_column_name TEXT,
+	test_size REAL DEFAULT 0.25,
+	test_sampling pgml.sampling DEFAULT 'stratified',
+	preprocess JSONB DEFAULT '{}'
+) RETURNS TABLE(relation TEXT, y_column_name TEXT)
+AS 'MODULE_PATHNAME', 'pgml_snapshot' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION pgml.deploy(model_id BIGINT)
+RETURNS TABLE(project TEXT, strategy TEXT, algorithm TEXT)
+AS 'MODULE_PATHNAME', 'pgml_deploy_model' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION pgml.deploy(project_name TEXT, strategy pgml.strategy, algorithm pgml.algorithm DEFAULT NULL)
+RETURNS TABLE(project TEXT, strategy TEXT, algorithm TEXT)
+AS 'MODULE_PATHNAME', 'pgml_deploy_strategy' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Any change to pgml.deployments makes every backend (and hot standby) reload deployments.
+CREATE FUNCTION pgml._deployments_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'pgml_deployments_changed' LANGUAGE C;
+CREATE TRIGGER deployments_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON pgml.deployments
+FOR EACH STATEMENT EXECUTE FUNCTION pgml._deployments_changed();
+
+CREATE FUNCTION pgml.clear_model_cache() RETURNS BOOLEAN
+AS 'MODULE_PATHNAME', 'pgml_clear_model_cache' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+---------------------------------------------------------------------------------------------------------
+-- Inference (STABLE, not IMMUTABLE as in PostgresML: results follow the current deployment)
+---------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION pgml.predict(project_name TEXT, features REAL[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(project_name TEXT, features DOUBLE PRECISION[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(project_name TEXT, features SMALLINT[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(project_name TEXT, features INTEGER[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(project_name TEXT, features BIGINT[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(project_name TEXT, features BOOLEAN[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(project_name TEXT, "row" ANYELEMENT) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_row_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(model_id BIGINT, features REAL[]) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_model' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict(model_id BIGINT, "row" ANYELEMENT) RETURNS REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_row_model' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION pgml.predict_proba(project_name TEXT, features REAL[]) RETURNS REAL[]
+AS 'MODULE_PATHNAME', 'pgml_predict_proba_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict_proba(model_id BIGINT, features REAL[]) RETURNS REAL[]
+AS 'MODULE_PATHNAME', 'pgml_predict_proba_model' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict_joint(project_name TEXT, features REAL[]) RETURNS REAL[]
+AS 'MODULE_PATHNAME', 'pgml_predict_joint_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict_joint(model_id BIGINT, features REAL[]) RETURNS REAL[]
+AS 'MODULE_PATHNAME', 'pgml_predict_joint_model' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict_batch(project_name TEXT, features REAL[]) RETURNS SETOF REAL
+AS 'MODULE_PATHNAME', 'pgml_predict_batch_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.predict_batch(model_id BIGINT, features REAL[]) RETURNS REAL[]
+AS 'MODULE_PATHNAME', 'pgml_predict_batch_model' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION pgml.decompose(project_name TEXT, vector REAL[]) RETURNS REAL[]
+AS 'MODULE_PATHNAME', 'pgml_decompose_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;

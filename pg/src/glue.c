@@ -190,3 +190,30 @@ pgml_pg_pool_reset(void)
 	pgml_pool_free(backend_pool);
 	backend_pool = NULL;
 }
+
+typedef struct owned_object
+{
+	MemoryContextCallback cb;
+	void	   *obj;
+	void		(*free_fn) (void *);
+} owned_object;
+
+static void
+free_owned(void *arg)
+{
+	owned_object *o = arg;
+
+	o->free_fn(o->obj);
+}
+
+void
+pgml_pg_own(void *obj, void (*free_fn) (void *))
+{
+	owned_object *o = MemoryContextAlloc(CurrentMemoryContext, sizeof(owned_object));
+
+	o->obj = obj;
+	o->free_fn = free_fn;
+	o->cb.func = free_owned;
+	o->cb.arg = o;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &o->cb);
+}

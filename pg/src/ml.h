@@ -7,6 +7,8 @@
 
 #include "pgml_pg.h"
 
+#include "utils/jsonb.h"
+
 #include "pgml/learn.h"
 #include "pgml/preprocess.h"
 
@@ -24,8 +26,6 @@ extern char *ml_task_display(const char *label);
 /* The libpgml task of a label; false for tasks pgml.train cannot train (the transformer tasks). */
 extern bool ml_task_core(const char *label, pgml_task *out);
 
-/* The default metric of a task and whether higher is better. */
-extern const char *ml_task_metric(pgml_task task, bool *higher_is_better);
 
 /* ---------------------------------------------------------------------------------------------------
  * Snapshots (snapshot.c)
@@ -118,6 +118,16 @@ extern void ml_register_callbacks(void);
 
 /* Raise a libpgml error (see pgml_pg_raise) with a prefix context. */
 #define ML_CHECK(expr, errp) pgml_pg_check((expr), (errp))
+
+/* Free functions for pgml_pg_own. */
+extern void ml_json_release(void *json);
+extern void ml_model_release(void *model);
+extern void ml_preprocessor_release(void *pp);
+
+/* Scalar types a snapshot column can have, and their values as float (snapshot.c). */
+extern bool ml_supported_type(Oid type, bool *categorical);
+extern float ml_datum_to_float(Datum d, Oid type);
+extern char *ml_value_text(Datum d, Oid type);
 
 /* A jsonb value as a new jansson reference (NULL for SQL NULL). */
 extern json_t *ml_jsonb_to_json(Jsonb *jb);

@@ -5,6 +5,7 @@
  * where threads must never exist. Worker threads are created lazily in a backend (glue.c).
  */
 #include "pgml_pg.h"
+#include "ml.h"
 
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -60,6 +61,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pgml");
+	ml_register_callbacks();
 }
 
 PG_FUNCTION_INFO_V1(pgml_version_text);

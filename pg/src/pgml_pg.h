@@ -6,6 +6,20 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
+/*
+ * jansson and PostgreSQL's fmgrprotos.h both declare json_object and json_typeof. Include PostgreSQL's
+ * SQL-function prototypes under other names first (the include guard keeps them from coming back), then
+ * jansson. Every glue file includes this header before any other PostgreSQL header but postgres.h.
+ */
+#define json_object pg_sql_json_object
+#define json_typeof pg_sql_json_typeof
+#include "utils/fmgrprotos.h"
+#undef json_object
+#undef json_typeof
+#include "pgml/json.h"
+
 #include "pgml/pgml.h"
 #include "pgml/pool.h"
 
@@ -34,6 +48,12 @@ extern pgml_pool *pgml_pg_pool(void);
 
 /* Frees the pool so the next pgml_pg_pool() call builds one of the current size (GUC assign hook). */
 extern void pgml_pg_pool_reset(void);
+
+/*
+ * Ties a libpgml object to CurrentMemoryContext: when the context is reset or deleted (normally, or by
+ * an ERROR's cleanup), free_fn(obj) runs. Call it right after creating the object.
+ */
+extern void pgml_pg_own(void *obj, void (*free_fn) (void *));
 
 /* Bytes libpgml currently holds through the allocator hook. */
 extern Size pgml_pg_core_bytes(void);

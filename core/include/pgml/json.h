@@ -11,6 +11,17 @@
 
 #include "pgml/pgml.h"
 
+/*
+ * Never call jansson's json_object() directly. Inside a PostgreSQL backend the server executable exports
+ * an SQL function of the same name, and the dynamic linker binds a shared library's call to the
+ * executable's symbol first: the call would land in PostgreSQL. pgml_json_new_object() reaches jansson
+ * through json_pack, whose internal calls stay inside libjansson. Every file that uses jansson includes
+ * this header (not <jansson.h>), so the macro below covers them all; a test checks it.
+ */
+json_t	   *pgml_json_new_object(void);
+
+#define json_object() pgml_json_new_object()
+
 /* Parses len bytes of text. On error the message names the line and column. `what` names the document
  * in messages ("config.json"). *out is a new reference; release it with json_decref. */
 pgml_status pgml_json_parse(const char *text, size_t len, const char *what, json_t **out, pgml_err *err);

@@ -17,9 +17,8 @@
 #ifndef PGML_LEARN_H
 #define PGML_LEARN_H
 
-#include <jansson.h>
-
 #include "pgml/buf.h"
+#include "pgml/json.h"
 #include "pgml/pgml.h"
 #include "pgml/pool.h"
 
@@ -101,6 +100,10 @@ typedef struct pgml_algorithm
 
 /* The algorithm called `name`, or NULL. */
 const pgml_algorithm *pgml_algorithm_find(const char *name);
+
+/* The algorithm called `name` if it supports `task`; else PGML_ERR_NOT_SUPPORTED with a message listing
+ * the algorithms available for the task. */
+pgml_status pgml_algorithm_lookup(const char *name, pgml_task task, const pgml_algorithm **out, pgml_err *err);
 
 /* All registered algorithms, NULL-terminated (for messages and docs). */
 const pgml_algorithm *const *pgml_algorithms(void);

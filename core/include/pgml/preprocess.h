@@ -29,9 +29,8 @@
 #ifndef PGML_PREPROCESS_H
 #define PGML_PREPROCESS_H
 
-#include <jansson.h>
-
 #include "pgml/buf.h"
+#include "pgml/json.h"
 #include "pgml/pgml.h"
 
 typedef enum pgml_encode

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,12 @@ void
 pgml_json_use_allocator(void)
 {
 	json_set_alloc_funcs(pgml_malloc, pgml_free);
+}
+
+json_t *
+pgml_json_new_object(void)
+{
+	return json_pack("{}");
 }
 
 const char *
@@ -148,8 +155,11 @@ pgml_json_get_int(const json_t *obj, const char *key, int64_t def, int64_t min, 
 	if (value < min || value > max)
 	{
 		pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "\"%s\" is out of range", key);
-		pgml_err_detail(err, "It is %lld; it must be between %lld and %lld.", (long long) value,
-						(long long) min, (long long) max);
+		if (max == INT64_MAX)
+			pgml_err_detail(err, "It is %lld; it must be at least %lld.", (long long) value, (long long) min);
+		else
+			pgml_err_detail(err, "It is %lld; it must be between %lld and %lld.", (long long) value,
+							(long long) min, (long long) max);
 		return PGML_ERR_INVALID_ARGUMENT;
 	}
 	*out = value;
@@ -173,7 +183,12 @@ pgml_json_get_real(const json_t *obj, const char *key, double def, double min, d
 	if (!(value >= min && value <= max))
 	{
 		pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "\"%s\" is out of range", key);
-		pgml_err_detail(err, "It is %g; it must be between %g and %g.", value, min, max);
+		if (max >= DBL_MAX)
+			pgml_err_detail(err, "It is %g; it must be at least %g.", value, min);
+		else if (min <= -DBL_MAX)
+			pgml_err_detail(err, "It is %g; it must be at most %g.", value, max);
+		else
+			pgml_err_detail(err, "It is %g; it must be between %g and %g.", value, min, max);
 		return PGML_ERR_INVALID_ARGUMENT;
 	}
 	*out = value;

@@ -140,8 +140,8 @@ params_for(const pgml_algorithm *alg, pgml_task task)
 	return list ? list : none;
 }
 
-static pgml_status
-find_algorithm(const char *name, pgml_task task, const pgml_algorithm **out, pgml_err *err)
+pgml_status
+pgml_algorithm_lookup(const char *name, pgml_task task, const pgml_algorithm **out, pgml_err *err)
 {
 	const pgml_algorithm *alg = pgml_algorithm_find(name);
 	char		names[PGML_ERR_DETAIL_LEN / 2];
@@ -259,7 +259,7 @@ pgml_model_fit(const char *algorithm, pgml_task task, const json_t *hyperparams,
 	pgml_status rc;
 
 	*out = NULL;
-	if ((rc = find_algorithm(algorithm, task, &alg, err)) != PGML_OK)
+	if ((rc = pgml_algorithm_lookup(algorithm, task, &alg, err)) != PGML_OK)
 		return rc;
 	if (hyperparams != NULL && !json_is_object(hyperparams))
 		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hyperparams must be a JSON object, not %s",
