@@ -46,7 +46,7 @@ CREATE TABLE one_class AS SELECT x::float4 AS x, 1 AS y FROM generate_series(1, 
 SELECT * FROM pgml.train('One Class', 'classification', 'one_class', 'y');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE null_features AS SELECT CASE WHEN x = 5 THEN NULL ELSE x END::float4 AS x, x::float4 * 2 AS y FROM generate_series(1, 20) x;
-SELECT * FROM pgml.train('Null Features', 'regression', 'null_features', 'y');
+SELECT * FROM pgml.train('Null Features', 'regression', 'null_features', 'y', test_sampling => 'last');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE text_labels AS SELECT x::float4 AS x, CASE WHEN x > 10 THEN 'big' ELSE 'small' END AS y FROM generate_series(1, 20) x;
 SELECT * FROM pgml.train('Text Labels', 'classification', 'text_labels', 'y');
