@@ -528,3 +528,38 @@ CREATE FUNCTION pgml.predict_batch(model_id BIGINT, features REAL[]) RETURNS REA
 AS 'MODULE_PATHNAME', 'pgml_predict_batch_model' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION pgml.decompose(project_name TEXT, vector REAL[]) RETURNS REAL[]
 AS 'MODULE_PATHNAME', 'pgml_decompose_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+---------------------------------------------------------------------------------------------------------
+-- Backup: the catalog as CSV files on the server (superuser, or pg_write_server_files /
+-- pg_read_server_files). Unlike PostgresML, load_all moves the id sequences past the loaded rows.
+---------------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION pgml.dump_all(path TEXT) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	t TEXT;
+BEGIN
+	IF path IS NULL THEN
+		RAISE EXCEPTION 'path must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	FOREACH t IN ARRAY ARRAY['projects', 'snapshots', 'models', 'files', 'deployments'] LOOP
+		EXECUTE format('COPY pgml.%I TO %L WITH (FORMAT csv, HEADER)', t, path || '/' || t || '.csv');
+	END LOOP;
+END;
+$$;
+
+CREATE FUNCTION pgml.load_all(path TEXT) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	t TEXT;
+BEGIN
+	IF path IS NULL THEN
+		RAISE EXCEPTION 'path must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	FOREACH t IN ARRAY ARRAY['projects', 'snapshots', 'models', 'files', 'deployments'] LOOP
+		EXECUTE format('COPY pgml.%I FROM %L WITH (FORMAT csv, HEADER)', t, path || '/' || t || '.csv');
+		EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, ''id''), greatest(coalesce(max(id), 0), 1), max(id) IS NOT NULL) FROM pgml.%I',
+					   'pgml.' || t, t);
+	END LOOP;
+END;
+$$;
