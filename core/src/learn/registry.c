@@ -12,6 +12,9 @@ static const pgml_algorithm *const registry[] = {
 	&pgml_algo_ridge,
 	&pgml_algo_lasso,
 	&pgml_algo_elastic_net,
+	&pgml_algo_random_forest,
+	&pgml_algo_extra_trees,
+	&pgml_algo_gradient_boosting_trees,
 	&pgml_algo_xgboost,
 	&pgml_algo_xgboost_random_forest,
 	NULL
