@@ -12,6 +12,11 @@ extern const pgml_algorithm pgml_algo_ridge;	/* Ridge, RidgeClassifier */
 extern const pgml_algorithm pgml_algo_lasso;	/* Lasso */
 extern const pgml_algorithm pgml_algo_elastic_net;	/* ElasticNet */
 
+/* trees.c */
+extern const pgml_algorithm pgml_algo_random_forest;	/* RandomForestRegressor, RandomForestClassifier */
+extern const pgml_algorithm pgml_algo_extra_trees;	/* ExtraTreesRegressor, ExtraTreesClassifier */
+extern const pgml_algorithm pgml_algo_gradient_boosting_trees;	/* GradientBoosting{Regressor,Classifier} */
+
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;
 extern const pgml_algorithm pgml_algo_xgboost_random_forest;
