@@ -2,6 +2,7 @@
 # Installs what pgml needs on Debian 12 (bookworm). Idempotent: packages already present are skipped.
 #
 #   tools/deps.sh            Debian packages for building, running and testing pgml
+#   tools/deps.sh --bench    also the Debian packages `make bench` compares against (python3-xgboost, ...)
 #   tools/deps.sh --python   also the project venv (.venv) with the Python oracles used to regenerate
 #                            fixtures and to run benchmarks (PyPI; never needed by `make test`)
 set -euo pipefail
@@ -11,7 +12,8 @@ want_python=0
 for a in "$@"; do
 	case "$a" in
 		--python) want_python=1 ;;
-		*) echo "usage: tools/deps.sh [--python]" >&2; exit 2 ;;
+		--bench) APT_BENCH=1 ;;
+		*) echo "usage: tools/deps.sh [--python] [--bench]" >&2; exit 2 ;;
 	esac
 done
 
@@ -25,11 +27,15 @@ APT_PACKAGES=(
 	python3 python3-venv python3-numpy python3-sklearn
 )
 
+# make bench: the reference implementations it compares against (Debian's, not PyPI's)
+BENCH_PACKAGES=(python3-xgboost python3-psycopg2)
+
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then
 	sudo_cmd=(sudo)
 fi
 
+[ -n "${APT_BENCH:-}" ] && APT_PACKAGES+=("${BENCH_PACKAGES[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

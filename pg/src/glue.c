@@ -9,7 +9,8 @@
  * non-throwing repalloc) and is aligned to 16 bytes like malloc's.
  *
  * Log and stop hooks: messages reach ereport only from the backend's own thread; worker threads never
- * call into PostgreSQL. The stop hook reads InterruptPending, which is safe from any thread.
+ * call into PostgreSQL. The stop hook reads the interrupt flags (volatile sig_atomic_t), which is safe
+ * from any thread.
  */
 #include "pgml_pg.h"
 
@@ -128,11 +129,15 @@ core_log(pgml_log_level level, const char *msg, void *state)
 	ereport(elevel, (errmsg_internal("%s", msg)));
 }
 
+/*
+ * Only a cancel or a termination stops libpgml's work. InterruptPending alone is also set for benign
+ * interrupts (sinval catch-up, notifications, barriers) that CHECK_FOR_INTERRUPTS handles and returns from.
+ */
 static bool
 core_should_stop(void *state)
 {
 	(void) state;
-	return InterruptPending;
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
 void
@@ -145,6 +150,8 @@ pgml_pg_install_hooks(void)
 	pgml_set_allocator(&a);
 	pgml_set_log_hook(core_log, NULL);
 	pgml_set_should_stop(core_should_stop, NULL);
+	/* OpenBLAS threads spin after each call; with many backends per core they only steal time */
+	pgml_blas_set_threads(1);
 }
 
 void

@@ -155,6 +155,12 @@ bool		pgml_should_stop(void);
 /* Returns PGML_ERR_CANCELLED (recorded in err) if the stop hook says so, else PGML_OK. */
 pgml_status pgml_check_stop(pgml_err *err);
 
+/*
+ * Sets the number of threads OpenBLAS may use (when the BLAS in use is OpenBLAS; otherwise nothing
+ * happens). libpgml parallelises with its own pool, so hosts normally set 1.
+ */
+void		pgml_blas_set_threads(int n);
+
 /* "0.1.0": the library's version. */
 const char *pgml_version(void);
 

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +176,13 @@ pgml_check_stop(pgml_err *err)
 	if (pgml_should_stop())
 		return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
 	return PGML_OK;
+}
+
+void
+pgml_blas_set_threads(int n)
+{
+	void		(*set) (int) = (void (*) (int)) dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+
+	if (set != NULL && n >= 1)
+		set(n);
 }

@@ -222,7 +222,12 @@ fit_common(const pgml_fit_args *args, const pgml_data *train, bool random_forest
 	const char *key;
 	json_t	   *v;
 	const char *objective = NULL;
-	int			nthread = pgml_pool_size(args->pool);
+	/*
+	 * One OpenMP thread unless the hyperparameters ask for more: OpenMP threads spin at barriers, and on
+	 * a database server whose cores are busy with other backends two spinning threads per backend made
+	 * small fits 20-50 times slower (bench/results/ml.md notes).
+	 */
+	int			nthread = 1;
 	pgml_status rc;
 
 	*out = NULL;
@@ -329,6 +334,7 @@ fit_common(const pgml_fit_args *args, const pgml_data *train, bool random_forest
 		if ((rc = set_param(s->booster, "num_class", value, err)) != PGML_OK)
 			goto done;
 	}
+	(void) args->pool;
 	snprintf(value, sizeof(value), "%d", nthread);
 	if ((rc = set_param(s->booster, "nthread", value, err)) != PGML_OK)
 		goto done;

@@ -18,8 +18,11 @@ SELECT * FROM pgml.train('Nowhere', 'regression', 'pgml.iris', 'no_such_column')
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM pgml.train('Nowhere', 'regression', 'pgml.iris');
 \echo :LAST_ERROR_SQLSTATE
+-- (terse: the detail lists the available algorithms, which grows)
+\set VERBOSITY terse
 SELECT * FROM pgml.train('Nowhere', 'regression', 'pgml.iris', 'target', algorithm => 'dbscan');
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 SELECT * FROM pgml.train('Nowhere', 'regression', 'pgml.iris', 'target', algorithm => 'xgboost', hyperparams => '{"n_estimatorz": 5}');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM pgml.train('Nowhere', 'regression', 'pgml.iris', 'target', algorithm => 'ridge', hyperparams => '{"alpha": -1}');
