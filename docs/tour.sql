@@ -31,6 +31,15 @@ FROM pgml.iris, q ORDER BY distance LIMIT 5;
 SELECT pgml.dot_product(ARRAY[1, 2, 3]::real[], ARRAY[1, 2]::real[]);
 \set ON_ERROR_STOP on
 
--- The catalog where trained models, deployments and their files will live.
+-- Train a classifier on the table, natively in C, and predict with the deployed model.
+SELECT * FROM pgml.train('Iris', 'classification', 'pgml.iris', 'target', algorithm => 'xgboost',
+                         hyperparams => '{"n_estimators": 20}');
+SELECT target, pgml.predict('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS predicted,
+       pgml.predict_proba('Iris', ARRAY[sepal_length, sepal_width, petal_length, petal_width]) AS probabilities
+FROM pgml.iris ORDER BY random() LIMIT 5;
+SELECT t.name, t.algorithm, round((m.metrics->>'f1')::numeric, 3) AS f1 FROM pgml.trained_models t
+JOIN pgml.models m ON m.id = t.id ORDER BY t.id DESC LIMIT 1;
+
+-- The catalog where trained models, deployments and their files live.
 SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgml' AND table_type = 'BASE TABLE'
 ORDER BY table_name;
