@@ -168,6 +168,7 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated algorithms")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
+    load_start = os.getloadavg()[0]
     rng = np.random.default_rng(42)
 
     db = Cluster()
@@ -236,7 +237,9 @@ def main():
         "Split: the last 25% of rows test (`test_sampling => 'last'`), the same rows for the reference. "
         "Fit times: pgml's `metrics.fit_time` (the fit alone, as the reference is timed); metric on the test rows.",
         "",
-        f"Command: `bench/ml/run --rows {args.rows} --seconds {args.seconds}`",
+        f"Command: `bench/ml/run --rows {args.rows} --seconds {args.seconds}`. "
+        f"Load average during the run: {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        "(other work on the machine slows both sides).",
         "",
         "| dataset | algorithm | pgml fit (s) | reference fit (s) | fit ratio | pgml metric | reference metric | Δ metric | notes |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
