@@ -12,6 +12,15 @@ extern const pgml_algorithm pgml_algo_ridge;	/* Ridge, RidgeClassifier */
 extern const pgml_algorithm pgml_algo_lasso;	/* Lasso */
 extern const pgml_algorithm pgml_algo_elastic_net;	/* ElasticNet */
 
+/* linear_online.c */
+extern const pgml_algorithm pgml_algo_stochastic_gradient_descent;	/* SGDRegressor, SGDClassifier */
+extern const pgml_algorithm pgml_algo_perceptron;	/* Perceptron */
+extern const pgml_algorithm pgml_algo_passive_aggressive;	/* PassiveAggressiveRegressor, ...Classifier */
+extern const pgml_algorithm pgml_algo_huber;	/* HuberRegressor */
+extern const pgml_algorithm pgml_algo_quantile;	/* QuantileRegressor */
+extern const pgml_algorithm pgml_algo_ransac;	/* RANSACRegressor */
+extern const pgml_algorithm pgml_algo_theil_sen;	/* TheilSenRegressor */
+
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;
 extern const pgml_algorithm pgml_algo_xgboost_random_forest;
