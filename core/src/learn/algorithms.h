@@ -16,6 +16,14 @@ extern const pgml_algorithm pgml_algo_elastic_net;	/* ElasticNet */
 extern const pgml_algorithm pgml_algo_random_forest;	/* RandomForestRegressor, RandomForestClassifier */
 extern const pgml_algorithm pgml_algo_extra_trees;	/* ExtraTreesRegressor, ExtraTreesClassifier */
 extern const pgml_algorithm pgml_algo_gradient_boosting_trees;	/* GradientBoosting{Regressor,Classifier} */
+/* linear_online.c */
+extern const pgml_algorithm pgml_algo_stochastic_gradient_descent;	/* SGDRegressor, SGDClassifier */
+extern const pgml_algorithm pgml_algo_perceptron;	/* Perceptron */
+extern const pgml_algorithm pgml_algo_passive_aggressive;	/* PassiveAggressiveRegressor, ...Classifier */
+extern const pgml_algorithm pgml_algo_huber;	/* HuberRegressor */
+extern const pgml_algorithm pgml_algo_quantile;	/* QuantileRegressor */
+extern const pgml_algorithm pgml_algo_ransac;	/* RANSACRegressor */
+extern const pgml_algorithm pgml_algo_theil_sen;	/* TheilSenRegressor */
 
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;

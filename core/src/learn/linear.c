@@ -33,8 +33,12 @@
  * Saved form (inside the model file), little-endian:
  *   u32 format (1) · u8 kind · u8 task · u8 output · u64 n_features · u64 n_funcs · u64 n_outputs ·
  *   f64s coef (n_funcs × n_features) · f64s intercept (n_funcs) · str effective hyperparameters (JSON)
+ *
+ * The state, its predict/save/load, the hyperparameter helpers, least squares and L-BFGS are shared with
+ * linear_online.c (SGD, perceptron, passive-aggressive, Huber, quantile, RANSAC, Theil-Sen) through
+ * linear_internal.h; the kinds of both files are listed there.
  */
-#include "algorithms.h"
+#include "linear_internal.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -46,11 +50,10 @@
 #include "pgml/json.h"
 
 #define LINEAR_FORMAT		1
-#define MAX_FEATURES		((size_t) 1 << 26)
-#define MAX_FUNCS			((size_t) 1 << 20)
+#define MAX_FEATURES		PGML_LINEAR_MAX_FEATURES
+#define MAX_FUNCS			PGML_LINEAR_MAX_FUNCS
 #define MAX_COEFS			((size_t) 1 << 30)
 #define MAX_PARAMS_JSON		65536
-#define STOP_WORK			((size_t) 1 << 24)	/* flops (about) between two polls of the stop hook */
 #define BLOCK_WORK			((size_t) 1 << 26)	/* flops (about) per block of rows */
 #define GRAM_MAX_FEATURES	4096
 #define LBFGS_MEMORY		10
@@ -58,40 +61,6 @@
 #define LBFGS_FTOL			2.220446049250313e-09
 #define WOLFE_C1			1e-4
 #define WOLFE_C2			0.9
-
-typedef enum linear_kind
-{
-	KIND_OLS = 1,
-	KIND_LOGISTIC,
-	KIND_RIDGE,
-	KIND_RIDGE_CLASSIFIER,
-	KIND_LASSO,
-	KIND_ELASTIC_NET,
-} linear_kind;
-
-#define KIND_BIT(k) (1u << (k))
-
-typedef enum linear_output
-{
-	OUT_LINEAR = 1,				/* the functions themselves */
-	OUT_BINARY_SCORE,			/* one function s: [-s, s] */
-	OUT_SIGMOID,				/* one function z: [1 - σ(z), σ(z)] */
-	OUT_SOFTMAX,				/* one function per class: softmax */
-	OUT_OVR,					/* one function per class: σ(z_c) / Σ σ(z_k) */
-} linear_output;
-
-typedef struct linear_state
-{
-	linear_kind kind;
-	pgml_task	task;
-	linear_output output;
-	size_t		n_features;
-	size_t		n_funcs;
-	size_t		n_outputs;
-	double	   *coef;			/* n_funcs × n_features, row-major */
-	double	   *intercept;		/* n_funcs */
-	json_t	   *params;			/* the effective hyperparameters */
-} linear_state;
 
 /* The hyperparameters a fit uses (the others are accepted and recorded only). */
 typedef struct linear_hp
@@ -147,33 +116,6 @@ static const char *const elastic_net_params[] = {
 	"positive", "random_state", "selection", NULL
 };
 
-typedef enum default_type
-{
-	DEF_NULL,
-	DEF_TRUE,
-	DEF_FALSE,
-	DEF_INT,
-	DEF_REAL,
-	DEF_STRING,
-} default_type;
-
-/* A hyperparameter's default, for the effective parameters. */
-typedef struct param_default
-{
-	const char *name;
-	default_type type;
-	double		number;
-	const char *string;
-	bool		null_is_value;	/* an explicit null means something else than the default */
-} param_default;
-
-#define PD_NULL(name)		{name, DEF_NULL, 0, NULL, false}
-#define PD_BOOL(name, v)	{name, (v) ? DEF_TRUE : DEF_FALSE, 0, NULL, false}
-#define PD_INT(name, v)		{name, DEF_INT, v, NULL, false}
-#define PD_REAL(name, v)	{name, DEF_REAL, v, NULL, false}
-#define PD_STR(name, v)		{name, DEF_STRING, 0, v, false}
-#define PD_END				{NULL, DEF_NULL, 0, NULL, false}
-
 static const param_default ols_defaults[] = {
 	PD_BOOL("fit_intercept", true), PD_BOOL("copy_X", true), PD_NULL("n_jobs"), PD_BOOL("positive", false),
 	PD_END
@@ -218,8 +160,8 @@ static const param_default elastic_net_defaults[] = {
 };
 
 /* The value of key in hp, or NULL when it is missing or JSON null. */
-static const json_t *
-hp_value(const json_t *hp, const char *key)
+const json_t *
+pgml_linear_hp_value(const json_t *hp, const char *key)
 {
 	const json_t *v;
 
@@ -230,8 +172,8 @@ hp_value(const json_t *hp, const char *key)
 }
 
 /* The effective hyperparameters: the caller's values where given, the defaults elsewhere. NULL: no memory. */
-static json_t *
-effective_params(const json_t *hp, const param_default *defaults)
+json_t *
+pgml_linear_effective_params(const json_t *hp, const param_default *defaults)
 {
 	json_t	   *params = json_object();
 	bool		failed = params == NULL;
@@ -279,9 +221,9 @@ effective_params(const json_t *hp, const param_default *defaults)
 }
 
 /* A string hyperparameter that must be one of `choices` (NULL-terminated). */
-static pgml_status
-hp_choice(const json_t *hp, const char *key, const char *def, const char *const *choices, const char **out,
-		  pgml_err *err)
+pgml_status
+pgml_linear_hp_choice(const json_t *hp, const char *key, const char *def, const char *const *choices,
+					  const char **out, pgml_err *err)
 {
 	pgml_status rc = pgml_json_get_string(hp, key, def, out, err);
 	char		list[512];
@@ -309,8 +251,8 @@ hp_choice(const json_t *hp, const char *key, const char *def, const char *const 
 }
 
 /* A number that must be finite and strictly positive (C, intercept_scaling). */
-static pgml_status
-hp_positive(const json_t *hp, const char *key, double def, double *out, pgml_err *err)
+pgml_status
+pgml_linear_hp_positive(const json_t *hp, const char *key, double def, double *out, pgml_err *err)
 {
 	pgml_status rc = pgml_json_get_real(hp, key, def, 0.0, DBL_MAX, out, err);
 
@@ -326,8 +268,8 @@ hp_positive(const json_t *hp, const char *key, double def, double *out, pgml_err
 }
 
 /* random_state: null (use the fit's seed) or an integer from 0 to 2^32 - 1, as sklearn accepts. */
-static pgml_status
-hp_seed(const json_t *hp, uint64_t def, uint64_t *out, pgml_err *err)
+pgml_status
+pgml_linear_hp_seed(const json_t *hp, uint64_t def, uint64_t *out, pgml_err *err)
 {
 	int64_t		v;
 	pgml_status rc = pgml_json_get_int(hp, "random_state", -1, 0, (int64_t) UINT32_MAX, &v, err);
@@ -339,8 +281,8 @@ hp_seed(const json_t *hp, uint64_t def, uint64_t *out, pgml_err *err)
 }
 
 /* Checks the type of the hyperparameters that change nothing here: copy_X, n_jobs, warm_start, verbose. */
-static pgml_status
-hp_check_inert(const json_t *hp, pgml_err *err)
+pgml_status
+pgml_linear_hp_check_inert(const json_t *hp, pgml_err *err)
 {
 	bool		b;
 	int64_t		i;
@@ -350,7 +292,7 @@ hp_check_inert(const json_t *hp, pgml_err *err)
 		(rc = pgml_json_get_bool(hp, "warm_start", false, &b, err)) != PGML_OK ||
 		(rc = pgml_json_get_int(hp, "n_jobs", 0, INT_MIN, INT_MAX, &i, err)) != PGML_OK)
 		return rc;
-	if (hp_value(hp, "verbose") == NULL || !json_is_boolean(hp_value(hp, "verbose")))
+	if (pgml_linear_hp_value(hp, "verbose") == NULL || !json_is_boolean(pgml_linear_hp_value(hp, "verbose")))
 	{
 		if ((rc = pgml_json_get_int(hp, "verbose", 0, 0, INT_MAX, &i, err)) != PGML_OK)
 			return rc;
@@ -359,10 +301,10 @@ hp_check_inert(const json_t *hp, pgml_err *err)
 }
 
 /* class_weight: only null is implemented. */
-static pgml_status
-hp_class_weight(const json_t *hp, pgml_err *err)
+pgml_status
+pgml_linear_hp_class_weight(const json_t *hp, pgml_err *err)
 {
-	const json_t *v = hp_value(hp, "class_weight");
+	const json_t *v = pgml_linear_hp_value(hp, "class_weight");
 
 	if (v == NULL)
 		return PGML_OK;
@@ -383,7 +325,7 @@ parse_ols(const json_t *hp, linear_hp *out, pgml_err *err)
 
 	if ((rc = pgml_json_get_bool(hp, "fit_intercept", true, &out->fit_intercept, err)) != PGML_OK ||
 		(rc = pgml_json_get_bool(hp, "positive", false, &out->positive, err)) != PGML_OK ||
-		(rc = hp_check_inert(hp, err)) != PGML_OK)
+		(rc = pgml_linear_hp_check_inert(hp, err)) != PGML_OK)
 		return rc;
 	if (out->positive)
 	{
@@ -442,19 +384,19 @@ parse_logistic(const json_t *hp, int n_classes, linear_hp *out, pgml_err *err)
 	}
 	if ((rc = pgml_json_get_bool(hp, "dual", false, &dual, err)) != PGML_OK ||
 		(rc = pgml_json_get_real(hp, "tol", 1e-4, 0.0, DBL_MAX, &out->tol, err)) != PGML_OK ||
-		(rc = hp_positive(hp, "C", 1.0, &out->C, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_positive(hp, "C", 1.0, &out->C, err)) != PGML_OK ||
 		(rc = pgml_json_get_bool(hp, "fit_intercept", true, &out->fit_intercept, err)) != PGML_OK ||
-		(rc = hp_positive(hp, "intercept_scaling", 1.0, &out->intercept_scaling, err)) != PGML_OK ||
-		(rc = hp_class_weight(hp, err)) != PGML_OK ||
-		(rc = hp_seed(hp, 0, &seed, err)) != PGML_OK ||
-		(rc = hp_choice(hp, "solver", "lbfgs", solvers, &solver, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_positive(hp, "intercept_scaling", 1.0, &out->intercept_scaling, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_class_weight(hp, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_seed(hp, 0, &seed, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_choice(hp, "solver", "lbfgs", solvers, &solver, err)) != PGML_OK ||
 		(rc = pgml_json_get_int(hp, "max_iter", 100, 1, INT_MAX, &out->max_iter, err)) != PGML_OK ||
-		(rc = hp_choice(hp, "multi_class", "auto", multi, &multi_class, err)) != PGML_OK ||
-		(rc = hp_check_inert(hp, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_choice(hp, "multi_class", "auto", multi, &multi_class, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_check_inert(hp, err)) != PGML_OK ||
 		(rc = pgml_json_get_real(hp, "l1_ratio", 0.0, 0.0, 1.0, &l1_ratio, err)) != PGML_OK)
 		return rc;
 	{
-		const json_t *v = hp_value(hp, "verbose");
+		const json_t *v = pgml_linear_hp_value(hp, "verbose");
 
 		out->verbose = v != NULL && (json_is_true(v) || (json_is_integer(v) && json_integer_value(v) > 0));
 	}
@@ -497,12 +439,12 @@ parse_ridge(const json_t *hp, bool classifier, linear_hp *out, pgml_err *err)
 		(rc = pgml_json_get_bool(hp, "fit_intercept", true, &out->fit_intercept, err)) != PGML_OK ||
 		(rc = pgml_json_get_int(hp, "max_iter", 1, 1, INT_MAX, &max_iter, err)) != PGML_OK ||
 		(rc = pgml_json_get_real(hp, "tol", 1e-4, 0.0, DBL_MAX, &out->tol, err)) != PGML_OK ||
-		(rc = hp_choice(hp, "solver", "auto", solvers, &solver, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_choice(hp, "solver", "auto", solvers, &solver, err)) != PGML_OK ||
 		(rc = pgml_json_get_bool(hp, "positive", false, &out->positive, err)) != PGML_OK ||
-		(rc = hp_seed(hp, 0, &seed, err)) != PGML_OK ||
-		(rc = hp_check_inert(hp, err)) != PGML_OK)
+		(rc = pgml_linear_hp_seed(hp, 0, &seed, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_check_inert(hp, err)) != PGML_OK)
 		return rc;
-	if (classifier && (rc = hp_class_weight(hp, err)) != PGML_OK)
+	if (classifier && (rc = pgml_linear_hp_class_weight(hp, err)) != PGML_OK)
 		return rc;
 	if (out->positive)
 	{
@@ -525,7 +467,7 @@ static pgml_status
 parse_cd(const json_t *hp, bool elastic, uint64_t seed, linear_hp *out, pgml_err *err)
 {
 	static const char *const selections[] = {"cyclic", "random", NULL};
-	const json_t *precompute = hp_value(hp, "precompute");
+	const json_t *precompute = pgml_linear_hp_value(hp, "precompute");
 	const char *selection;
 	pgml_status rc;
 
@@ -537,9 +479,9 @@ parse_cd(const json_t *hp, bool elastic, uint64_t seed, linear_hp *out, pgml_err
 		(rc = pgml_json_get_int(hp, "max_iter", 1000, 1, INT_MAX, &out->max_iter, err)) != PGML_OK ||
 		(rc = pgml_json_get_real(hp, "tol", 1e-4, 0.0, DBL_MAX, &out->tol, err)) != PGML_OK ||
 		(rc = pgml_json_get_bool(hp, "positive", false, &out->positive, err)) != PGML_OK ||
-		(rc = hp_seed(hp, seed, &out->seed, err)) != PGML_OK ||
-		(rc = hp_choice(hp, "selection", "cyclic", selections, &selection, err)) != PGML_OK ||
-		(rc = hp_check_inert(hp, err)) != PGML_OK)
+		(rc = pgml_linear_hp_seed(hp, seed, &out->seed, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_choice(hp, "selection", "cyclic", selections, &selection, err)) != PGML_OK ||
+		(rc = pgml_linear_hp_check_inert(hp, err)) != PGML_OK)
 		return rc;
 	out->random_selection = strcmp(selection, "random") == 0;
 	/* precompute is a speed hint (true, false or "auto"); the Gram matrix is used whenever it pays */
@@ -723,21 +665,10 @@ centered_targets(const double *Y, size_t n, size_t t, size_t ld, const double *m
 }
 
 /* Records an out-of-memory error. */
-static pgml_status
-out_of_memory(pgml_err *err)
+pgml_status
+pgml_linear_oom(pgml_err *err)
 {
 	return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
-}
-
-/* Polls the stop hook once `work` (accumulated in *acc) passes STOP_WORK. */
-static inline pgml_status
-poll_stop(size_t *acc, size_t work, pgml_err *err)
-{
-	*acc += work;
-	if (*acc < STOP_WORK)
-		return PGML_OK;
-	*acc = 0;
-	return pgml_check_stop(err);
 }
 
 /* A LAPACK routine reported an illegal argument: a bug here. */
@@ -770,7 +701,7 @@ gram_matrices(const float *x, const double *Y, size_t n, size_t p, size_t t, con
 	{
 		pgml_free(xb);
 		pgml_free(yb);
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	}
 	memset(G, 0, p * p * sizeof(double));
 	memset(XtY, 0, p * t * sizeof(double));
@@ -828,7 +759,7 @@ gelsd(size_t m, size_t n, size_t t, double *A, double *B, size_t ldb, double rco
 
 	s = pgml_malloc(k * sizeof(double));
 	if (s == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	info = LAPACKE_dgelsd_work(LAPACK_COL_MAJOR, (lapack_int) m, (lapack_int) n, (lapack_int) t, A,
 							   (lapack_int) m, B, (lapack_int) ldb, s, rcond, &rank, &wq, -1, &iwq);
 	if (info != 0)
@@ -843,7 +774,7 @@ gelsd(size_t m, size_t n, size_t t, double *A, double *B, size_t ldb, double rco
 		pgml_free(s);
 		pgml_free(work);
 		pgml_free(iwork);
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	}
 	info = LAPACKE_dgelsd_work(LAPACK_COL_MAJOR, (lapack_int) m, (lapack_int) n, (lapack_int) t, A,
 							   (lapack_int) m, B, (lapack_int) ldb, s, rcond, &rank, work,
@@ -887,7 +818,7 @@ qr_reduce(const float *x, const double *Y, size_t n, size_t p, size_t t, const d
 	tau = pgml_malloc(p * sizeof(double));
 	if (S == NULL || T == NULL || tau == NULL)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	info = LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, (lapack_int) ld, (lapack_int) p, S, (lapack_int) ld, tau,
@@ -904,7 +835,7 @@ qr_reduce(const float *x, const double *Y, size_t n, size_t p, size_t t, const d
 	work = pgml_malloc(lwork * sizeof(double));
 	if (work == NULL)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	memset(R, 0, p * p * sizeof(double));
@@ -978,7 +909,7 @@ lstsq_solve(const float *x, const double *Y, size_t n, size_t p, size_t t, const
 		A = pgml_malloc(p * p * sizeof(double));
 		B = pgml_malloc(p * t * sizeof(double));
 		if (A == NULL || B == NULL)
-			rc = out_of_memory(err);
+			rc = pgml_linear_oom(err);
 		else
 			rc = qr_reduce(x, Y, n, p, t, xmean, ymean, A, B, err);
 		if (rc == PGML_OK)
@@ -990,7 +921,7 @@ lstsq_solve(const float *x, const double *Y, size_t n, size_t p, size_t t, const
 		A = centered_colmajor(x, n, p, xmean);
 		B = centered_targets(Y, n, t, ldb, ymean);
 		if (A == NULL || B == NULL)
-			rc = out_of_memory(err);
+			rc = pgml_linear_oom(err);
 		else
 			rc = pgml_check_stop(err);
 		if (rc == PGML_OK)
@@ -1004,6 +935,35 @@ lstsq_solve(const float *x, const double *Y, size_t n, size_t p, size_t t, const
 	}
 	pgml_free(A);
 	pgml_free(B);
+	return rc;
+}
+
+/* Least squares with the intercept from the means: the solver LinearRegression stands for (see the header). */
+pgml_status
+pgml_linear_ols(const float *x, const double *y, size_t n, size_t p, bool fit_intercept, double *coef,
+				double *intercept, pgml_err *err)
+{
+	double	   *xmean = pgml_calloc(p, sizeof(double));
+	double		ymean = 0;
+	double		b;
+	pgml_status rc;
+
+	if (xmean == NULL)
+		return pgml_linear_oom(err);
+	if (fit_intercept)
+	{
+		column_means(x, n, p, xmean);
+		target_means(y, n, 1, &ymean);
+	}
+	rc = lstsq_solve(x, y, n, p, 1, xmean, &ymean, coef, err);
+	if (rc == PGML_OK)
+	{
+		b = ymean;
+		for (size_t j = 0; j < p; j++)
+			b -= xmean[j] * coef[j];
+		*intercept = b;
+	}
+	pgml_free(xmean);
 	return rc;
 }
 
@@ -1043,7 +1003,7 @@ ridge_svd(const float *x, const double *Y, size_t n, size_t p, size_t t, const d
 	iwork = pgml_malloc(8 * k * sizeof(lapack_int));
 	if (!A || !Yc || !s || !U || !VT || !T || !W || !iwork)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', (lapack_int) n, (lapack_int) p, A, (lapack_int) n, s, U,
@@ -1056,7 +1016,7 @@ ridge_svd(const float *x, const double *Y, size_t n, size_t p, size_t t, const d
 	work = pgml_malloc(((size_t) wq + 1) * sizeof(double));
 	if (work == NULL)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	info = LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, 'S', (lapack_int) n, (lapack_int) p, A, (lapack_int) n, s, U,
@@ -1118,7 +1078,7 @@ ridge_primal(const float *x, const double *Y, size_t n, size_t p, size_t t, cons
 
 	*singular = false;
 	if (G == NULL || XtY == NULL || yty == NULL)
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 	else
 		rc = gram_matrices(x, Y, n, p, t, xmean, ymean, G, XtY, yty, err);
 	if (rc == PGML_OK)
@@ -1165,7 +1125,7 @@ ridge_kernel(const float *x, const double *Y, size_t n, size_t p, size_t t, cons
 	M = pgml_malloc(n * p * sizeof(double));
 	if (M == NULL || K == NULL || A == NULL || W == NULL)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	load_rows(x, p, 0, n, xmean, M);
@@ -1247,8 +1207,8 @@ typedef struct cd_problem
 } cd_problem;
 
 /* The next number of a splitmix64 sequence. */
-static uint64_t
-next_random(uint64_t *state)
+uint64_t
+pgml_linear_random(uint64_t *state)
 {
 	uint64_t	z = (*state += UINT64_C(0x9E3779B97F4A7C15));
 
@@ -1261,7 +1221,7 @@ next_random(uint64_t *state)
 static inline size_t
 cd_coordinate(cd_problem *cd, size_t jj)
 {
-	return cd->random ? (size_t) (next_random(&cd->rng) % cd->p) : jj;
+	return cd->random ? (size_t) (pgml_linear_random(&cd->rng) % cd->p) : jj;
 }
 
 /* The minimizer along one coordinate: soft-thresholding of tmp, scaled. */
@@ -1332,7 +1292,7 @@ cd_gram(cd_problem *cd, const double *q, double yty, double *w, int64_t *n_iter,
 	{
 		pgml_free(Gw);
 		pgml_free(xtr);
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	}
 	memset(w, 0, p * sizeof(double));
 	for (int64_t iter = 0; iter < cd->max_iter; iter++)
@@ -1360,7 +1320,7 @@ cd_gram(cd_problem *cd, const double *q, double yty, double *w, int64_t *n_iter,
 				d_max = fabs(new - old);
 			if (fabs(new) > w_max)
 				w_max = fabs(new);
-			if ((rc = poll_stop(&work, 2 * p, err)) != PGML_OK)
+			if ((rc = pgml_linear_poll_stop(&work, 2 * p, err)) != PGML_OK)
 				goto done;
 		}
 		if (w_max == 0.0 || d_max / w_max < cd->tol || iter == cd->max_iter - 1)
@@ -1413,7 +1373,7 @@ cd_residual(cd_problem *cd, const double *yc, double *w, int64_t *n_iter, double
 	{
 		pgml_free(r);
 		pgml_free(xtr);
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	}
 	memcpy(r, yc, n * sizeof(double));
 	yty = cblas_ddot((int) n, yc, 1, yc, 1);
@@ -1444,7 +1404,7 @@ cd_residual(cd_problem *cd, const double *yc, double *w, int64_t *n_iter, double
 				d_max = fabs(new - old);
 			if (fabs(new) > w_max)
 				w_max = fabs(new);
-			if ((rc = poll_stop(&work, 4 * n, err)) != PGML_OK)
+			if ((rc = pgml_linear_poll_stop(&work, 4 * n, err)) != PGML_OK)
 				goto done;
 		}
 		if (w_max == 0.0 || d_max / w_max < cd->tol || iter == cd->max_iter - 1)
@@ -1496,14 +1456,14 @@ cd_solve(const char *name, const linear_hp *hp, const float *x, const double *Y,
 	cd.rng = hp->seed;
 	w = pgml_malloc(p * sizeof(double));
 	if (w == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	if (gram)
 	{
 		G = pgml_malloc(p * p * sizeof(double));
 		XtY = pgml_malloc(p * t * sizeof(double));
 		yty = pgml_malloc(t * sizeof(double));
 		if (G == NULL || XtY == NULL || yty == NULL)
-			rc = out_of_memory(err);
+			rc = pgml_linear_oom(err);
 		else
 			rc = gram_matrices(x, Y, n, p, t, xmean, ymean, G, XtY, yty, err);
 		cd.G = G;
@@ -1514,7 +1474,7 @@ cd_solve(const char *name, const linear_hp *hp, const float *x, const double *Y,
 		yc = centered_targets(Y, n, t, n, ymean);
 		norms = pgml_malloc(p * sizeof(double));
 		if (Xc == NULL || yc == NULL || norms == NULL)
-			rc = out_of_memory(err);
+			rc = pgml_linear_oom(err);
 		else
 			for (size_t j = 0; j < p; j++)
 				norms[j] = cblas_ddot((int) n, Xc + j * n, 1, Xc + j * n, 1);
@@ -1567,8 +1527,6 @@ cd_solve(const char *name, const linear_hp *hp, const float *x, const double *Y,
  * ------------------------------------------------------------------------------------------------- */
 
 /* An objective: f and its gradient at theta. */
-typedef pgml_status (*objective_fn) (void *ctx, const double *theta, double *f, double *grad, pgml_err *err);
-
 typedef struct lbfgs_point
 {
 	double	   *x;
@@ -1613,8 +1571,8 @@ cubic_step(double a, double fa, double da, double b, double fb, double db)
  * lo and trial are scratch points whose buffers the search swaps.
  */
 static pgml_status
-line_search(objective_fn fn, void *ctx, size_t dim, const double *x0, double f0, double dg0, const double *d,
-			double step, lbfgs_point *lo, lbfgs_point *trial, bool *found, pgml_err *err)
+line_search(pgml_objective_fn fn, void *ctx, size_t dim, const double *x0, double f0, double dg0,
+			const double *d, double step, lbfgs_point *lo, lbfgs_point *trial, bool *found, pgml_err *err)
 {
 	double		a_hi = 0;
 	double		f_hi = 0;
@@ -1686,9 +1644,9 @@ line_search(objective_fn fn, void *ctx, size_t dim, const double *x0, double f0,
  * when the relative decrease of f is <= LBFGS_FTOL, or after max_iter iterations. *converged is false only
  * when max_iter ran out or no step decreased f.
  */
-static pgml_status
-lbfgs(objective_fn fn, void *ctx, size_t dim, double *theta, int64_t max_iter, double gtol, int64_t *n_iter,
-	  bool *converged, pgml_err *err)
+pgml_status
+pgml_linear_lbfgs(pgml_objective_fn fn, void *ctx, size_t dim, double *theta, int64_t max_iter, double gtol,
+				  int64_t *n_iter, bool *converged, pgml_err *err)
 {
 	size_t		m = LBFGS_MEMORY;
 	double	   *mem = pgml_malloc((2 * m * dim + 6 * dim) * sizeof(double));
@@ -1708,7 +1666,7 @@ lbfgs(objective_fn fn, void *ctx, size_t dim, double *theta, int64_t max_iter, d
 	*converged = false;
 	*n_iter = 0;
 	if (mem == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	S = mem;
 	Yh = S + m * dim;
 	d = Yh + m * dim;
@@ -1967,7 +1925,7 @@ logistic_solve(const linear_hp *hp, const pgml_data *d, int n_classes, linear_st
 	lp.z = pgml_malloc(lp.block * lp.k * sizeof(double));
 	if (x == NULL || theta == NULL || lp.z == NULL)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	for (size_t i = 0; i < n * p; i++)
@@ -1988,7 +1946,8 @@ logistic_solve(const linear_hp *hp, const pgml_data *d, int n_classes, linear_st
 		/* one-vs-rest: function `run` separates class run (binary: class 1) from the others */
 		lp.pos_class = st->output == OUT_SIGMOID ? 1 : (int) run;
 		memset(theta, 0, lp.k * q * sizeof(double));
-		rc = lbfgs(logit_objective, &lp, lp.k * q, theta, hp->max_iter, hp->tol, &n_iter, &converged, err);
+		rc = pgml_linear_lbfgs(logit_objective, &lp, lp.k * q, theta, hp->max_iter, hp->tol, &n_iter, &converged,
+							   err);
 		if (rc != PGML_OK)
 			goto done;
 		if (!converged)
@@ -2026,8 +1985,8 @@ done:
  * ------------------------------------------------------------------------------------------------- */
 
 /* Frees a state (NULL is fine). */
-static void
-linear_free(void *state)
+void
+pgml_linear_free(void *state)
 {
 	linear_state *st = state;
 
@@ -2040,9 +1999,9 @@ linear_free(void *state)
 }
 
 /* A new state with zeroed coefficients, or NULL when out of memory. */
-static linear_state *
-state_new(linear_kind kind, pgml_task task, linear_output output, size_t n_features, size_t n_funcs,
-		  size_t n_outputs)
+linear_state *
+pgml_linear_state_new(linear_kind kind, pgml_task task, linear_output output, size_t n_features, size_t n_funcs,
+					  size_t n_outputs)
 {
 	linear_state *st = pgml_calloc(1, sizeof(linear_state));
 
@@ -2058,7 +2017,7 @@ state_new(linear_kind kind, pgml_task task, linear_output output, size_t n_featu
 	st->intercept = pgml_calloc(n_funcs, sizeof(double));
 	if (st->coef == NULL || st->intercept == NULL)
 	{
-		linear_free(st);
+		pgml_linear_free(st);
 		return NULL;
 	}
 	return st;
@@ -2122,7 +2081,7 @@ fit_least_squares(linear_solver solver, const char *name, const linear_hp *hp, c
 
 	if (Y == NULL || xmean == NULL || ymean == NULL)
 	{
-		rc = out_of_memory(err);
+		rc = pgml_linear_oom(err);
 		goto done;
 	}
 	if (hp->fit_intercept)
@@ -2173,9 +2132,9 @@ done:
 }
 
 /* Common start of a fit: the task is supported, the keys are known, the data are sound. */
-static pgml_status
-fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data *d, void **state,
-		  pgml_err *err)
+pgml_status
+pgml_linear_fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data *d, void **state,
+					  pgml_err *err)
 {
 	const char *const *keys;
 	pgml_status rc;
@@ -2188,8 +2147,10 @@ fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data
 				   args == NULL ? "this task" : args->task == PGML_TASK_REGRESSION ? "regression" :
 				   args->task == PGML_TASK_CLASSIFICATION ? "classification" :
 				   args->task == PGML_TASK_CLUSTERING ? "clustering" : "decomposition");
-		pgml_err_detail(err, "It supports %s.", algo->tasks & PGML_TASK_BIT(PGML_TASK_CLASSIFICATION) ?
-						"regression and classification" : "regression only");
+		pgml_err_detail(err, "It supports %s.",
+						!(algo->tasks & PGML_TASK_BIT(PGML_TASK_CLASSIFICATION)) ? "regression only" :
+						!(algo->tasks & PGML_TASK_BIT(PGML_TASK_REGRESSION)) ? "classification only" :
+						"regression and classification");
 		return PGML_ERR_NOT_SUPPORTED;
 	}
 	keys = args->task == PGML_TASK_REGRESSION ? algo->params_regression : algo->params_classification;
@@ -2199,14 +2160,14 @@ fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data
 }
 
 /* Finishes a fit: records the effective hyperparameters and hands the state over. */
-static pgml_status
-fit_end(linear_state *st, const json_t *hp, const param_default *defaults, void **state, pgml_err *err)
+pgml_status
+pgml_linear_fit_end(linear_state *st, const json_t *hp, const param_default *defaults, void **state, pgml_err *err)
 {
-	st->params = effective_params(hp, defaults);
+	st->params = pgml_linear_effective_params(hp, defaults);
 	if (st->params == NULL)
 	{
-		linear_free(st);
-		return out_of_memory(err);
+		pgml_linear_free(st);
+		return pgml_linear_oom(err);
 	}
 	*state = st;
 	return PGML_OK;
@@ -2220,44 +2181,44 @@ linear_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml
 	linear_state *st;
 	pgml_status rc;
 
-	if ((rc = fit_begin(&pgml_algo_linear, args, train, state, err)) != PGML_OK)
+	if ((rc = pgml_linear_fit_begin(&pgml_algo_linear, args, train, state, err)) != PGML_OK)
 		return rc;
 	memset(&hp, 0, sizeof(hp));
 	if (args->task == PGML_TASK_REGRESSION)
 	{
 		if ((rc = parse_ols(args->hyperparams, &hp, err)) != PGML_OK)
 			return rc;
-		st = state_new(KIND_OLS, PGML_TASK_REGRESSION, OUT_LINEAR, train->n_features, train->n_targets,
-					   train->n_targets);
+		st = pgml_linear_state_new(KIND_OLS, PGML_TASK_REGRESSION, OUT_LINEAR, train->n_features,
+								   train->n_targets, train->n_targets);
 		if (st == NULL)
-			return out_of_memory(err);
+			return pgml_linear_oom(err);
 		rc = fit_least_squares(SOLVE_LSTSQ, "linear regression", &hp, args, train, st, err);
 		if (rc != PGML_OK)
 		{
-			linear_free(st);
+			pgml_linear_free(st);
 			return rc;
 		}
-		return fit_end(st, args->hyperparams, ols_defaults, state, err);
+		return pgml_linear_fit_end(st, args->hyperparams, ols_defaults, state, err);
 	}
 	if ((rc = parse_logistic(args->hyperparams, args->n_classes, &hp, err)) != PGML_OK)
 		return rc;
 	if (hp.multinomial)
-		st = state_new(KIND_LOGISTIC, PGML_TASK_CLASSIFICATION, OUT_SOFTMAX, train->n_features,
-					   (size_t) args->n_classes, (size_t) args->n_classes);
+		st = pgml_linear_state_new(KIND_LOGISTIC, PGML_TASK_CLASSIFICATION, OUT_SOFTMAX, train->n_features,
+								   (size_t) args->n_classes, (size_t) args->n_classes);
 	else if (args->n_classes == 2)
-		st = state_new(KIND_LOGISTIC, PGML_TASK_CLASSIFICATION, OUT_SIGMOID, train->n_features, 1, 2);
+		st = pgml_linear_state_new(KIND_LOGISTIC, PGML_TASK_CLASSIFICATION, OUT_SIGMOID, train->n_features, 1, 2);
 	else
-		st = state_new(KIND_LOGISTIC, PGML_TASK_CLASSIFICATION, OUT_OVR, train->n_features,
-					   (size_t) args->n_classes, (size_t) args->n_classes);
+		st = pgml_linear_state_new(KIND_LOGISTIC, PGML_TASK_CLASSIFICATION, OUT_OVR, train->n_features,
+								   (size_t) args->n_classes, (size_t) args->n_classes);
 	if (st == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	rc = logistic_solve(&hp, train, args->n_classes, st, err);
 	if (rc != PGML_OK)
 	{
-		linear_free(st);
+		pgml_linear_free(st);
 		return rc;
 	}
-	return fit_end(st, args->hyperparams, logistic_defaults, state, err);
+	return pgml_linear_fit_end(st, args->hyperparams, logistic_defaults, state, err);
 }
 
 /* Fits Ridge (regression) or RidgeClassifier (classification). */
@@ -2269,29 +2230,30 @@ ridge_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_
 	linear_state *st;
 	pgml_status rc;
 
-	if ((rc = fit_begin(&pgml_algo_ridge, args, train, state, err)) != PGML_OK)
+	if ((rc = pgml_linear_fit_begin(&pgml_algo_ridge, args, train, state, err)) != PGML_OK)
 		return rc;
 	memset(&hp, 0, sizeof(hp));
 	if ((rc = parse_ridge(args->hyperparams, classifier, &hp, err)) != PGML_OK)
 		return rc;
 	if (!classifier)
-		st = state_new(KIND_RIDGE, PGML_TASK_REGRESSION, OUT_LINEAR, train->n_features, train->n_targets,
-					   train->n_targets);
+		st = pgml_linear_state_new(KIND_RIDGE, PGML_TASK_REGRESSION, OUT_LINEAR, train->n_features,
+								   train->n_targets, train->n_targets);
 	else if (args->n_classes == 2)
-		st = state_new(KIND_RIDGE_CLASSIFIER, PGML_TASK_CLASSIFICATION, OUT_BINARY_SCORE, train->n_features, 1,
-					   2);
+		st = pgml_linear_state_new(KIND_RIDGE_CLASSIFIER, PGML_TASK_CLASSIFICATION, OUT_BINARY_SCORE,
+								   train->n_features, 1, 2);
 	else
-		st = state_new(KIND_RIDGE_CLASSIFIER, PGML_TASK_CLASSIFICATION, OUT_LINEAR, train->n_features,
-					   (size_t) args->n_classes, (size_t) args->n_classes);
+		st = pgml_linear_state_new(KIND_RIDGE_CLASSIFIER, PGML_TASK_CLASSIFICATION, OUT_LINEAR, train->n_features,
+								   (size_t) args->n_classes, (size_t) args->n_classes);
 	if (st == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	rc = fit_least_squares(SOLVE_RIDGE, classifier ? "ridge classifier" : "ridge", &hp, args, train, st, err);
 	if (rc != PGML_OK)
 	{
-		linear_free(st);
+		pgml_linear_free(st);
 		return rc;
 	}
-	return fit_end(st, args->hyperparams, classifier ? ridge_classifier_defaults : ridge_defaults, state, err);
+	return pgml_linear_fit_end(st, args->hyperparams, classifier ? ridge_classifier_defaults : ridge_defaults,
+							   state, err);
 }
 
 /* Fits Lasso or ElasticNet (regression only). */
@@ -2303,22 +2265,22 @@ cd_fit(const pgml_algorithm *algo, bool elastic, const pgml_fit_args *args, cons
 	linear_state *st;
 	pgml_status rc;
 
-	if ((rc = fit_begin(algo, args, train, state, err)) != PGML_OK)
+	if ((rc = pgml_linear_fit_begin(algo, args, train, state, err)) != PGML_OK)
 		return rc;
 	memset(&hp, 0, sizeof(hp));
 	if ((rc = parse_cd(args->hyperparams, elastic, args->seed, &hp, err)) != PGML_OK)
 		return rc;
-	st = state_new(elastic ? KIND_ELASTIC_NET : KIND_LASSO, PGML_TASK_REGRESSION, OUT_LINEAR, train->n_features,
-				   train->n_targets, train->n_targets);
+	st = pgml_linear_state_new(elastic ? KIND_ELASTIC_NET : KIND_LASSO, PGML_TASK_REGRESSION, OUT_LINEAR,
+							   train->n_features, train->n_targets, train->n_targets);
 	if (st == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	rc = fit_least_squares(SOLVE_CD, elastic ? "elastic net" : "lasso", &hp, args, train, st, err);
 	if (rc != PGML_OK)
 	{
-		linear_free(st);
+		pgml_linear_free(st);
 		return rc;
 	}
-	return fit_end(st, args->hyperparams, elastic ? elastic_net_defaults : lasso_defaults, state, err);
+	return pgml_linear_fit_end(st, args->hyperparams, elastic ? elastic_net_defaults : lasso_defaults, state, err);
 }
 
 /* Fits Lasso. */
@@ -2340,8 +2302,8 @@ elastic_net_fit(const pgml_fit_args *args, const pgml_data *train, void **state,
  * ------------------------------------------------------------------------------------------------- */
 
 /* Values predict writes per row. */
-static size_t
-linear_n_outputs(const void *state)
+size_t
+pgml_linear_n_outputs(const void *state)
 {
 	const linear_state *st = state;
 
@@ -2349,8 +2311,8 @@ linear_n_outputs(const void *state)
 }
 
 /* Predicts n_rows rows: the functions in double, then the output mapping. */
-static pgml_status
-linear_predict(const void *state, const float *x, size_t n_rows, size_t n_features, float *out, pgml_err *err)
+pgml_status
+pgml_linear_predict(const void *state, const float *x, size_t n_rows, size_t n_features, float *out, pgml_err *err)
 {
 	const linear_state *st = state;
 	size_t		p;
@@ -2374,7 +2336,7 @@ linear_predict(const void *state, const float *x, size_t n_rows, size_t n_featur
 	k = st->n_funcs;
 	z = pgml_malloc(k * sizeof(double));
 	if (z == NULL)
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	for (size_t i = 0; i < n_rows; i++)
 	{
 		const float *row = x + i * p;
@@ -2440,8 +2402,8 @@ linear_predict(const void *state, const float *x, size_t n_rows, size_t n_featur
 }
 
 /* The effective hyperparameters (a new reference). */
-static json_t *
-linear_params(const void *state)
+json_t *
+pgml_linear_params(const void *state)
 {
 	const linear_state *st = state;
 
@@ -2449,8 +2411,8 @@ linear_params(const void *state)
 }
 
 /* Writes the fitted state (see the layout at the top of the file). */
-static void
-linear_save(const void *state, pgml_buf *out)
+void
+pgml_linear_save(const void *state, pgml_buf *out)
 {
 	const linear_state *st = state;
 	char	   *params;
@@ -2494,17 +2456,27 @@ load_fail(pgml_reader *in, pgml_err *err, const char *reason)
 	return PGML_ERR_CORRUPT;
 }
 
-/* The task each kind fits. */
-static pgml_task
-kind_task(linear_kind kind)
+/* The tasks (PGML_TASK_BIT mask) a kind fits. */
+static unsigned
+kind_tasks(linear_kind kind)
 {
-	return kind == KIND_LOGISTIC || kind == KIND_RIDGE_CLASSIFIER ? PGML_TASK_CLASSIFICATION :
-		PGML_TASK_REGRESSION;
+	switch (kind)
+	{
+		case KIND_LOGISTIC:
+		case KIND_RIDGE_CLASSIFIER:
+		case KIND_PERCEPTRON:
+			return PGML_TASK_BIT(PGML_TASK_CLASSIFICATION);
+		case KIND_SGD:
+		case KIND_PASSIVE_AGGRESSIVE:
+			return PGML_TASK_BIT(PGML_TASK_REGRESSION) | PGML_TASK_BIT(PGML_TASK_CLASSIFICATION);
+		default:
+			return PGML_TASK_BIT(PGML_TASK_REGRESSION);
+	}
 }
 
-/* Whether the output mapping and the counts agree with the kind. */
+/* Whether the output mapping and the counts agree with the kind and the task. */
 static bool
-shape_is_valid(linear_kind kind, linear_output output, size_t n_funcs, size_t n_outputs)
+shape_is_valid(linear_kind kind, pgml_task task, linear_output output, size_t n_funcs, size_t n_outputs)
 {
 	switch (kind)
 	{
@@ -2520,13 +2492,25 @@ shape_is_valid(linear_kind kind, linear_output output, size_t n_funcs, size_t n_
 			return (output == OUT_SIGMOID && n_funcs == 1 && n_outputs == 2) ||
 				(output == OUT_SOFTMAX && n_funcs >= 2 && n_outputs == n_funcs) ||
 				(output == OUT_OVR && n_funcs >= 3 && n_outputs == n_funcs);
+		case KIND_SGD:
+		case KIND_PERCEPTRON:
+		case KIND_PASSIVE_AGGRESSIVE:
+		case KIND_HUBER:
+		case KIND_QUANTILE:
+		case KIND_RANSAC:
+		case KIND_THEIL_SEN:
+			/* one target; classifiers: decision scores, one-vs-all beyond two classes */
+			if (task == PGML_TASK_REGRESSION)
+				return output == OUT_LINEAR && n_funcs == 1 && n_outputs == 1;
+			return (output == OUT_BINARY_SCORE && n_funcs == 1 && n_outputs == 2) ||
+				(output == OUT_LINEAR && n_funcs >= 3 && n_outputs == n_funcs);
 	}
 	return false;
 }
 
-/* Reads a state written by linear_save whose kind is one of `kinds` (KIND_BIT mask), validating all of it. */
-static pgml_status
-load_kinds(pgml_reader *in, unsigned kinds, void **state, pgml_err *err)
+/* Reads a state written by pgml_linear_save whose kind is one of `kinds` (KIND_BIT mask), validating all of it. */
+pgml_status
+pgml_linear_load_kinds(pgml_reader *in, unsigned kinds, void **state, pgml_err *err)
 {
 	uint32_t	format;
 	unsigned	kind;
@@ -2554,15 +2538,16 @@ load_kinds(pgml_reader *in, unsigned kinds, void **state, pgml_err *err)
 		return load_fail(in, err, "Unexpected end of data");
 	if (format != LINEAR_FORMAT)
 		return load_fail(in, err, "Unknown linear model format version");
-	if (kind >= 32 || !(kinds & KIND_BIT(kind)))
+	if (kind < KIND_OLS || kind > KIND_LAST || !(kinds & KIND_BIT(kind)))
 		return load_fail(in, err, "The linear model kind does not belong to this algorithm");
-	if (task != (unsigned) kind_task((linear_kind) kind))
+	if (task > PGML_TASK_CLASSIFICATION || !(kind_tasks((linear_kind) kind) & PGML_TASK_BIT(task)))
 		return load_fail(in, err, "The linear model task does not match its kind");
 	if (n_features == 0 || n_features > MAX_FEATURES || n_funcs == 0 || n_funcs > MAX_FUNCS ||
 		n_outputs > MAX_FUNCS || n_features * n_funcs > MAX_COEFS)
 		return load_fail(in, err, "The linear model dimensions are out of range");
 	if (output < OUT_LINEAR || output > OUT_OVR ||
-		!shape_is_valid((linear_kind) kind, (linear_output) output, (size_t) n_funcs, (size_t) n_outputs))
+		!shape_is_valid((linear_kind) kind, (pgml_task) task, (linear_output) output, (size_t) n_funcs,
+						(size_t) n_outputs))
 		return load_fail(in, err, "The linear model output does not match its dimensions");
 	coef = pgml_reader_f64s(in, (size_t) (n_features * n_funcs), MAX_COEFS, &n);
 	if (coef != NULL)
@@ -2603,7 +2588,7 @@ load_kinds(pgml_reader *in, unsigned kinds, void **state, pgml_err *err)
 		json_decref(params);
 		pgml_free(coef);
 		pgml_free(intercept);
-		return out_of_memory(err);
+		return pgml_linear_oom(err);
 	}
 	st->kind = (linear_kind) kind;
 	st->task = (pgml_task) task;
@@ -2628,28 +2613,28 @@ corrupt_values:
 static pgml_status
 linear_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kinds(in, KIND_BIT(KIND_OLS) | KIND_BIT(KIND_LOGISTIC), state, err);
+	return pgml_linear_load_kinds(in, KIND_BIT(KIND_OLS) | KIND_BIT(KIND_LOGISTIC), state, err);
 }
 
 /* Loads a Ridge or RidgeClassifier state. */
 static pgml_status
 ridge_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kinds(in, KIND_BIT(KIND_RIDGE) | KIND_BIT(KIND_RIDGE_CLASSIFIER), state, err);
+	return pgml_linear_load_kinds(in, KIND_BIT(KIND_RIDGE) | KIND_BIT(KIND_RIDGE_CLASSIFIER), state, err);
 }
 
 /* Loads a Lasso state. */
 static pgml_status
 lasso_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kinds(in, KIND_BIT(KIND_LASSO), state, err);
+	return pgml_linear_load_kinds(in, KIND_BIT(KIND_LASSO), state, err);
 }
 
 /* Loads an ElasticNet state. */
 static pgml_status
 elastic_net_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kinds(in, KIND_BIT(KIND_ELASTIC_NET), state, err);
+	return pgml_linear_load_kinds(in, KIND_BIT(KIND_ELASTIC_NET), state, err);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -2665,12 +2650,12 @@ const pgml_algorithm pgml_algo_linear = {
 	.multi_target = true,
 	.has_proba = true,
 	.fit = linear_fit,
-	.n_outputs = linear_n_outputs,
-	.predict = linear_predict,
-	.params = linear_params,
-	.save = linear_save,
+	.n_outputs = pgml_linear_n_outputs,
+	.predict = pgml_linear_predict,
+	.params = pgml_linear_params,
+	.save = pgml_linear_save,
 	.load = linear_load,
-	.free = linear_free,
+	.free = pgml_linear_free,
 };
 
 const pgml_algorithm pgml_algo_ridge = {
@@ -2682,12 +2667,12 @@ const pgml_algorithm pgml_algo_ridge = {
 	.multi_target = true,
 	.has_proba = false,
 	.fit = ridge_fit,
-	.n_outputs = linear_n_outputs,
-	.predict = linear_predict,
-	.params = linear_params,
-	.save = linear_save,
+	.n_outputs = pgml_linear_n_outputs,
+	.predict = pgml_linear_predict,
+	.params = pgml_linear_params,
+	.save = pgml_linear_save,
 	.load = ridge_load,
-	.free = linear_free,
+	.free = pgml_linear_free,
 };
 
 const pgml_algorithm pgml_algo_lasso = {
@@ -2699,12 +2684,12 @@ const pgml_algorithm pgml_algo_lasso = {
 	.multi_target = true,
 	.has_proba = false,
 	.fit = lasso_fit,
-	.n_outputs = linear_n_outputs,
-	.predict = linear_predict,
-	.params = linear_params,
-	.save = linear_save,
+	.n_outputs = pgml_linear_n_outputs,
+	.predict = pgml_linear_predict,
+	.params = pgml_linear_params,
+	.save = pgml_linear_save,
 	.load = lasso_load,
-	.free = linear_free,
+	.free = pgml_linear_free,
 };
 
 const pgml_algorithm pgml_algo_elastic_net = {
@@ -2716,10 +2701,10 @@ const pgml_algorithm pgml_algo_elastic_net = {
 	.multi_target = true,
 	.has_proba = false,
 	.fit = elastic_net_fit,
-	.n_outputs = linear_n_outputs,
-	.predict = linear_predict,
-	.params = linear_params,
-	.save = linear_save,
+	.n_outputs = pgml_linear_n_outputs,
+	.predict = pgml_linear_predict,
+	.params = pgml_linear_params,
+	.save = pgml_linear_save,
 	.load = elastic_net_load,
-	.free = linear_free,
+	.free = pgml_linear_free,
 };
