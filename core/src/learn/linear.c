@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "pgml/json.h"
+#include "linear_bayes_internal.h"
 
 #define LINEAR_FORMAT		1
 #define MAX_FEATURES		((size_t) 1 << 26)
@@ -147,32 +148,7 @@ static const char *const elastic_net_params[] = {
 	"positive", "random_state", "selection", NULL
 };
 
-typedef enum default_type
-{
-	DEF_NULL,
-	DEF_TRUE,
-	DEF_FALSE,
-	DEF_INT,
-	DEF_REAL,
-	DEF_STRING,
-} default_type;
-
-/* A hyperparameter's default, for the effective parameters. */
-typedef struct param_default
-{
-	const char *name;
-	default_type type;
-	double		number;
-	const char *string;
-	bool		null_is_value;	/* an explicit null means something else than the default */
-} param_default;
-
-#define PD_NULL(name)		{name, DEF_NULL, 0, NULL, false}
-#define PD_BOOL(name, v)	{name, (v) ? DEF_TRUE : DEF_FALSE, 0, NULL, false}
-#define PD_INT(name, v)		{name, DEF_INT, v, NULL, false}
-#define PD_REAL(name, v)	{name, DEF_REAL, v, NULL, false}
-#define PD_STR(name, v)		{name, DEF_STRING, 0, v, false}
-#define PD_END				{NULL, DEF_NULL, 0, NULL, false}
+/* param_default and the PD_ macros live in linear_bayes_internal.h (shared with linear_bayes.c). */
 
 static const param_default ols_defaults[] = {
 	PD_BOOL("fit_intercept", true), PD_BOOL("copy_X", true), PD_NULL("n_jobs"), PD_BOOL("positive", false),
@@ -2723,3 +2699,57 @@ const pgml_algorithm pgml_algo_elastic_net = {
 	.load = elastic_net_load,
 	.free = linear_free,
 };
+
+/* ---------------------------------------------------------------------------------------------------
+ * Helpers shared with linear_bayes.c (declared in linear_bayes_internal.h)
+ * ------------------------------------------------------------------------------------------------- */
+
+json_t *
+pgml_linear_effective_params(const json_t *hp, const param_default *defaults)
+{
+	return effective_params(hp, defaults);
+}
+
+const json_t *
+pgml_linear_hp_value(const json_t *hp, const char *key)
+{
+	return hp_value(hp, key);
+}
+
+pgml_status
+pgml_linear_hp_choice(const json_t *hp, const char *key, const char *def, const char *const *choices,
+					  const char **out, pgml_err *err)
+{
+	return hp_choice(hp, key, def, choices, out, err);
+}
+
+pgml_status
+pgml_linear_hp_seed(const json_t *hp, uint64_t def, uint64_t *out, pgml_err *err)
+{
+	return hp_seed(hp, def, out, err);
+}
+
+pgml_status
+pgml_linear_hp_check_inert(const json_t *hp, pgml_err *err)
+{
+	return hp_check_inert(hp, err);
+}
+
+pgml_status
+pgml_linear_fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data *d, void **state,
+					  pgml_err *err)
+{
+	return fit_begin(algo, args, d, state, err);
+}
+
+pgml_status
+pgml_linear_load_fail(pgml_reader *in, pgml_err *err, const char *reason)
+{
+	return load_fail(in, err, reason);
+}
+
+pgml_status
+pgml_linear_gelsd(size_t m, size_t n, size_t t, double *A, double *B, size_t ldb, double rcond, pgml_err *err)
+{
+	return gelsd(m, n, t, A, B, ldb, rcond, err);
+}
