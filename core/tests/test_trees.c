@@ -568,17 +568,17 @@ TEST(trees_effective_params)
 			  "\"verbose\":0,\"warm_start\":false,\"ccp_alpha\":0.0,\"max_samples\":null}");
 	pgml_free(t);
 	t = params_text(doc, "gradient_boosting_trees", PGML_TASK_REGRESSION, "{\"n_estimators\": 2}");
-	CHECK_STR(t, "{\"loss\":\"squared_error\",\"learning_rate\":0.1,\"n_estimators\":2,\"subsample\":1.0,"
+	CHECK_STR(t, "{\"loss\":\"squared_error\",\"learning_rate\":0.10000000000000001,\"n_estimators\":2,\"subsample\":1.0,"
 			  "\"criterion\":\"friedman_mse\",\"min_samples_split\":2,\"min_samples_leaf\":1,\"min_weight_fraction_leaf\":0.0,"
 			  "\"max_depth\":3,\"min_impurity_decrease\":0.0,\"init\":null,\"random_state\":null,\"max_features\":null,"
-			  "\"alpha\":0.9,\"verbose\":0,\"max_leaf_nodes\":null,\"warm_start\":false,\"validation_fraction\":0.1,"
+			  "\"alpha\":0.90000000000000002,\"verbose\":0,\"max_leaf_nodes\":null,\"warm_start\":false,\"validation_fraction\":0.10000000000000001,"
 			  "\"n_iter_no_change\":null,\"tol\":0.0001,\"ccp_alpha\":0.0}");
 	pgml_free(t);
 	t = params_text(doc, "gradient_boosting_trees", PGML_TASK_CLASSIFICATION, "{\"n_estimators\": 2, \"max_depth\": null}");
-	CHECK_STR(t, "{\"loss\":\"log_loss\",\"learning_rate\":0.1,\"n_estimators\":2,\"subsample\":1.0,"
+	CHECK_STR(t, "{\"loss\":\"log_loss\",\"learning_rate\":0.10000000000000001,\"n_estimators\":2,\"subsample\":1.0,"
 			  "\"criterion\":\"friedman_mse\",\"min_samples_split\":2,\"min_samples_leaf\":1,\"min_weight_fraction_leaf\":0.0,"
 			  "\"max_depth\":null,\"min_impurity_decrease\":0.0,\"init\":null,\"random_state\":null,\"max_features\":null,"
-			  "\"verbose\":0,\"max_leaf_nodes\":null,\"warm_start\":false,\"validation_fraction\":0.1,"
+			  "\"verbose\":0,\"max_leaf_nodes\":null,\"warm_start\":false,\"validation_fraction\":0.10000000000000001,"
 			  "\"n_iter_no_change\":null,\"tol\":0.0001,\"ccp_alpha\":0.0}");
 	pgml_free(t);
 	/* given values are kept as given (jansson writes doubles with 17 significant digits) */

@@ -277,5 +277,5 @@ pgml_json_check_keys(const json_t *obj, const char *const *allowed, const char *
 char *
 pgml_json_dumps(const json_t *value)
 {
-	return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+	return json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 }

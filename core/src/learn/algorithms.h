@@ -24,6 +24,14 @@ extern const pgml_algorithm pgml_algo_huber;	/* HuberRegressor */
 extern const pgml_algorithm pgml_algo_quantile;	/* QuantileRegressor */
 extern const pgml_algorithm pgml_algo_ransac;	/* RANSACRegressor */
 extern const pgml_algorithm pgml_algo_theil_sen;	/* TheilSenRegressor */
+/* linear_bayes.c */
+extern const pgml_algorithm pgml_algo_bayesian_ridge;	/* BayesianRidge */
+extern const pgml_algorithm pgml_algo_automatic_relevance_determination;	/* ARDRegression */
+extern const pgml_algorithm pgml_algo_least_angle;	/* Lars */
+extern const pgml_algorithm pgml_algo_lasso_least_angle;	/* LassoLars */
+extern const pgml_algorithm pgml_algo_orthogonal_matching_pursuit;	/* OrthogonalMatchingPursuit */
+extern const pgml_algorithm pgml_algo_kernel_ridge;	/* KernelRidge */
+extern const pgml_algorithm pgml_algo_gaussian_process;	/* GaussianProcessRegressor, GaussianProcessClassifier */
 
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "pgml/json.h"
+#include "linear_bayes_internal.h"
 
 #define LINEAR_FORMAT		1
 #define MAX_FEATURES		PGML_LINEAR_MAX_FEATURES
@@ -2708,3 +2709,19 @@ const pgml_algorithm pgml_algo_elastic_net = {
 	.load = elastic_net_load,
 	.free = pgml_linear_free,
 };
+
+/* ---------------------------------------------------------------------------------------------------
+ * Helpers shared with linear_bayes.c (declared in linear_bayes_internal.h)
+ * ------------------------------------------------------------------------------------------------- */
+
+pgml_status
+pgml_linear_load_fail(pgml_reader *in, pgml_err *err, const char *reason)
+{
+	return load_fail(in, err, reason);
+}
+
+pgml_status
+pgml_linear_gelsd(size_t m, size_t n, size_t t, double *A, double *B, size_t ldb, double rcond, pgml_err *err)
+{
+	return gelsd(m, n, t, A, B, ldb, rcond, err);
+}
