@@ -35,6 +35,9 @@ static const pgml_algorithm *const registry[] = {
 	&pgml_algo_kmeans,
 	&pgml_algo_mini_batch_kmeans,
 	&pgml_algo_pca,
+	&pgml_algo_birch,
+	&pgml_algo_mean_shift,
+	&pgml_algo_affinity_propagation,
 	NULL
 };
 
