@@ -12,6 +12,14 @@ extern const pgml_algorithm pgml_algo_ridge;	/* Ridge, RidgeClassifier */
 extern const pgml_algorithm pgml_algo_lasso;	/* Lasso */
 extern const pgml_algorithm pgml_algo_elastic_net;	/* ElasticNet */
 
+/* svm.c */
+extern const pgml_algorithm pgml_algo_svm;	/* SVR, SVC (libsvm) */
+extern const pgml_algorithm pgml_algo_nu_svm;	/* NuSVR, NuSVC (libsvm) */
+extern const pgml_algorithm pgml_algo_linear_svm;	/* LinearSVR, LinearSVC (liblinear) */
+
+/* knn.c */
+extern const pgml_algorithm pgml_algo_knn;	/* KNeighborsRegressor, KNeighborsClassifier */
+
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;
 extern const pgml_algorithm pgml_algo_xgboost_random_forest;
