@@ -32,6 +32,13 @@ extern const pgml_algorithm pgml_algo_lasso_least_angle;	/* LassoLars */
 extern const pgml_algorithm pgml_algo_orthogonal_matching_pursuit;	/* OrthogonalMatchingPursuit */
 extern const pgml_algorithm pgml_algo_kernel_ridge;	/* KernelRidge */
 extern const pgml_algorithm pgml_algo_gaussian_process;	/* GaussianProcessRegressor, GaussianProcessClassifier */
+/* svm.c */
+extern const pgml_algorithm pgml_algo_svm;	/* SVR, SVC (libsvm) */
+extern const pgml_algorithm pgml_algo_nu_svm;	/* NuSVR, NuSVC (libsvm) */
+extern const pgml_algorithm pgml_algo_linear_svm;	/* LinearSVR, LinearSVC (liblinear) */
+
+/* knn.c */
+extern const pgml_algorithm pgml_algo_knn;	/* KNeighborsRegressor, KNeighborsClassifier */
 
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;
