@@ -17,6 +17,14 @@ extern const pgml_algorithm pgml_algo_random_forest;	/* RandomForestRegressor, R
 extern const pgml_algorithm pgml_algo_extra_trees;	/* ExtraTreesRegressor, ExtraTreesClassifier */
 extern const pgml_algorithm pgml_algo_gradient_boosting_trees;	/* GradientBoosting{Regressor,Classifier} */
 
+/* boost.c */
+extern const pgml_algorithm pgml_algo_hist_gradient_boosting;	/* HistGradientBoosting{Regressor,Classifier} */
+extern const pgml_algorithm pgml_algo_lightgbm;	/* LightGBM's algorithm: LGBM{Regressor,Classifier} */
+
+/* ensemble.c */
+extern const pgml_algorithm pgml_algo_ada_boost;	/* AdaBoost{Regressor,Classifier} */
+extern const pgml_algorithm pgml_algo_bagging;	/* Bagging{Regressor,Classifier} */
+
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;
 extern const pgml_algorithm pgml_algo_xgboost_random_forest;
