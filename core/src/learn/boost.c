@@ -187,7 +187,24 @@ select_kth(double *v, size_t m, size_t k)
 	return v[k];
 }
 
-/* numpy.percentile with linear interpolation (np.median for 50) of v[0, m), m >= 1; reorders v. */
+/* numpy.median of v[0, m), m >= 1 (the mean of the middle two for even m); reorders v. */
+static double
+median(double *v, size_t m)
+{
+	double		a;
+	double		b;
+
+	if (m % 2 == 1)
+		return select_kth(v, m, m / 2);
+	a = select_kth(v, m, m / 2 - 1);
+	b = v[m / 2];
+	for (size_t i = m / 2 + 1; i < m; i++)
+		if (v[i] < b)
+			b = v[i];
+	return (a + b) / 2;
+}
+
+/* numpy.percentile with linear interpolation of v[0, m), m >= 1; reorders v. */
 static double
 percentile_linear(double *v, size_t m, double q)
 {
@@ -545,7 +562,19 @@ find_split(const hb_fit *F, const hnode *nd, uint32_t f, hsplit *out)
 			continue;
 		if (hr < c->min_hessian)
 			break;
-		gain = leaf_gain(c, gl, hl) + leaf_gain(c, G - gl, hr) - nd->parent_term;
+		if (c->flavor == FLAVOR_SKLEARN)
+		{
+			/* scikit-learn's arithmetic: ties between equal gains then go the same way */
+			double		gr = G - gl;
+			double		vl = -gl / (hl + c->l2 + NODE_EPS);
+			double		vr = -gr / (hr + c->l2 + NODE_EPS);
+
+			gain = nd->parent_term;
+			gain -= gl * vl;
+			gain -= gr * vr;
+		}
+		else
+			gain = leaf_gain(c, gl, hl) + leaf_gain(c, G - gl, hr) - nd->parent_term;
 		if (gain > out->gain && gain > 0)
 		{
 			out->gain = gain;
@@ -660,55 +689,63 @@ pick_split(hb_fit *F, hnode *nd, const hsplit *cand)
 	return true;
 }
 
-/* Heap of splittable nodes: larger gain first, then the earlier node. */
+/*
+ * The splittable nodes, in a binary heap that follows Python's heapq step for step (scikit-learn keeps its
+ * nodes in one, ordered by "larger gain first"), so that nodes of equal gain are split in the same order.
+ */
 static inline bool
-heap_before(const hb_fit *F, uint32_t a, uint32_t b)
+heap_less(const hb_fit *F, uint32_t a, uint32_t b)
 {
-	double		ga = F->nodes[a].best.gain;
-	double		gb = F->nodes[b].best.gain;
+	return F->nodes[a].best.gain > F->nodes[b].best.gain;
+}
 
-	return ga > gb || (ga == gb && a < b);
+/* heapq._siftdown: moves heap[pos] up towards start while it is less than its parent. */
+static void
+heap_siftdown(hb_fit *F, size_t start, size_t pos)
+{
+	uint32_t	item = F->heap[pos];
+
+	while (pos > start)
+	{
+		size_t		parent = (pos - 1) >> 1;
+
+		if (!heap_less(F, item, F->heap[parent]))
+			break;
+		F->heap[pos] = F->heap[parent];
+		pos = parent;
+	}
+	F->heap[pos] = item;
 }
 
 static void
 heap_push(hb_fit *F, uint32_t id)
 {
-	size_t		i = F->heap_n++;
-
-	while (i > 0)
-	{
-		size_t		parent = (i - 1) / 2;
-
-		if (!heap_before(F, id, F->heap[parent]))
-			break;
-		F->heap[i] = F->heap[parent];
-		i = parent;
-	}
-	F->heap[i] = id;
+	F->heap[F->heap_n++] = id;
+	heap_siftdown(F, 0, F->heap_n - 1);
 }
 
 static uint32_t
 heap_pop(hb_fit *F)
 {
-	uint32_t	top = F->heap[0];
 	uint32_t	last = F->heap[--F->heap_n];
-	size_t		i = 0;
+	uint32_t	top;
+	size_t		pos = 0;
+	size_t		child = 1;
 
-	for (;;)
+	if (F->heap_n == 0)
+		return last;
+	top = F->heap[0];
+	/* heapq._siftup: the smaller child moves up until a leaf, then the last item sifts down */
+	while (child < F->heap_n)
 	{
-		size_t		c = 2 * i + 1;
-
-		if (c >= F->heap_n)
-			break;
-		if (c + 1 < F->heap_n && heap_before(F, F->heap[c + 1], F->heap[c]))
-			c++;
-		if (!heap_before(F, F->heap[c], last))
-			break;
-		F->heap[i] = F->heap[c];
-		i = c;
+		if (child + 1 < F->heap_n && !heap_less(F, F->heap[child], F->heap[child + 1]))
+			child++;
+		F->heap[pos] = F->heap[child];
+		pos = child;
+		child = 2 * pos + 1;
 	}
-	if (F->heap_n > 0)
-		F->heap[i] = last;
+	F->heap[pos] = last;
+	heap_siftdown(F, 0, pos);
 	return top;
 }
 
@@ -748,7 +785,10 @@ new_node(hb_fit *F, uint32_t start, uint32_t end, uint32_t depth, double g, doub
 	nd->g = g;
 	nd->h = h;
 	nd->value = leaf_value(F->cfg, g, h);
-	nd->parent_term = leaf_gain(F->cfg, g, h) + (F->cfg->flavor == FLAVOR_LIGHTGBM ? F->cfg->min_gain : 0.0);
+	if (F->cfg->flavor == FLAVOR_SKLEARN)
+		nd->parent_term = g * nd->value;	/* the node's loss, G · value */
+	else
+		nd->parent_term = leaf_gain(F->cfg, g, h) + F->cfg->min_gain;
 	nd->feature = -1;
 	return nd;
 }
@@ -888,14 +928,24 @@ grow_tree(hb_fit *F, size_t k, pgml_err *err)
 		job.search_large = large == l ? split_l : split_r;
 		if ((rc = run_hist(F, &job, err)) != PGML_OK)
 			return rc;
-		if (!(job.search_small && pick_split(F, small, F->cand[0])))
-			hist_release(F, small);
-		else
-			heap_push(F, (uint32_t) (small - F->nodes));
-		if (!(job.search_large && pick_split(F, large, F->cand[1])))
-			hist_release(F, large);
-		else
-			heap_push(F, (uint32_t) (large - F->nodes));
+		{
+			bool		push_small = job.search_small && pick_split(F, small, F->cand[0]);
+			bool		push_large = job.search_large && pick_split(F, large, F->cand[1]);
+			hnode	   *first = small == l ? small : large;
+			hnode	   *second = small == l ? large : small;
+			bool		push_first = small == l ? push_small : push_large;
+			bool		push_second = small == l ? push_large : push_small;
+
+			/* the left child is pushed first, as scikit-learn does */
+			if (push_first)
+				heap_push(F, (uint32_t) (first - F->nodes));
+			else
+				hist_release(F, first);
+			if (push_second)
+				heap_push(F, (uint32_t) (second - F->nodes));
+			else
+				hist_release(F, second);
+		}
 	}
 	return PGML_OK;
 }
@@ -947,7 +997,8 @@ finish_tree(hb_fit *F, size_t k, trees_tree *t, pgml_err *err)
 
 					F->scratch[j] = F->y[r] - F->raw[(size_t) r * K + k];
 				}
-				v = percentile_linear(F->scratch, m, c->loss == HL_ABSOLUTE ? 50.0 : 100.0 * c->quantile);
+				v = c->loss == HL_ABSOLUTE ? median(F->scratch, m) :
+					percentile_linear(F->scratch, m, 100.0 * c->quantile);
 			}
 			v *= c->learning_rate;
 			tn->feature = -1;
@@ -1106,7 +1157,8 @@ baseline(hb_fit *F, double *init, pgml_err *err)
 		case HL_ABSOLUTE:
 		case HL_QUANTILE:
 			memcpy(F->scratch, F->y, n * sizeof(double));
-			init[0] = percentile_linear(F->scratch, n, c->loss == HL_ABSOLUTE ? 50.0 : 100.0 * c->quantile);
+			init[0] = c->loss == HL_ABSOLUTE ? median(F->scratch, n) :
+				percentile_linear(F->scratch, n, 100.0 * c->quantile);
 			break;
 		case HL_POISSON:
 			for (size_t i = 0; i < n; i++)

@@ -747,30 +747,35 @@ eval_sorted(const builder *b, lane *ln, candidate *c, size_t start, size_t end, 
 
 	if (in->classification && b->spec->crit == CRIT_GINI)
 	{
+		/*
+		 * The proxy from the class sums at each boundary, as scikit-learn computes it: updating the sums of
+		 * squares incrementally cancels catastrophically when row weights span many orders of magnitude
+		 * (AdaBoost's), making a split that isolates a negligible row look best.
+		 */
 		double	   *cl = ln->acc;
-		double		sql = 0;
-		double		sqr = 0;
 
 		memset(cl, 0, nv * sizeof(double));
-		for (size_t k = 0; k < nv; k++)
-			sqr += tot[k] * tot[k];
 		for (size_t i = 0; i + 1 < m; i++)
 		{
 			uint32_t	r = seg[i].row;
 			double		wi = w[r];
-			uint32_t	k = in->cls[r];
-			double		a = cl[k];
-			double		ar = tot[k] - a;
 			size_t		nl;
 			double		wr;
+			double		sql = 0;
+			double		sqr = 0;
 			double		proxy;
 
-			cl[k] = a + wi;
-			sql += wi * (2.0 * a + wi);
-			sqr -= wi * (2.0 * ar - wi);
+			cl[in->cls[r]] += wi;
 			wl += wi;
 			BOUNDARY_CHECKS();
-			proxy = sql / wl + sqr / wr;
+			for (size_t k = 0; k < nv; k++)
+			{
+				double		cr = tot[k] - cl[k];
+
+				sql += cl[k] * cl[k];
+				sqr += cr * cr;
+			}
+			proxy = -wr * (1.0 - sqr / (wr * wr)) - wl * (1.0 - sql / (wl * wl));
 			if (proxy > best)
 			{
 				best = proxy;
