@@ -981,3 +981,50 @@ TEST(boost_through_models)
 	fixture_data_free(&fd);
 	json_decref(doc);
 }
+
+TEST(boost_tiny_data)
+{
+	const char *algos[] = {"hist_gradient_boosting", "lightgbm", "ada_boost", "bagging"};
+	float		x[] = {1, 2, 3, 4, 5, 6, 7, 8};
+	float		y[] = {1, 0, 1, 0};
+	float		out[8];
+
+	for (size_t a = 0; a < sizeof(algos) / sizeof(algos[0]); a++)
+	{
+		const pgml_algorithm *algo = algo_by_name(algos[a]);
+		json_t	   *hp = json_object();
+		pgml_fit_args reg = {PGML_TASK_REGRESSION, hp, 0, 1, NULL};
+		pgml_fit_args cls = {PGML_TASK_CLASSIFICATION, hp, 2, 1, NULL};
+		pgml_data	d = {x, y, 1, 2, 1};
+		void	   *state = NULL;
+		pgml_err	err;
+
+		/* one row; then four rows of constant features */
+		if (algo->fit(&reg, &d, &state, &err) != PGML_OK)
+			test_fail(__FILE__, __LINE__, "%s on one row: %s", algos[a], err.msg);
+		else
+		{
+			CHECK_INT(algo->predict(state, x + 2, 3, 2, out, &err), PGML_OK);
+			CHECK_NEAR(out[0], 1.0, 1e-6);
+			CHECK_NEAR(out[2], 1.0, 1e-6);
+		}
+		algo->free(state);
+		state = NULL;
+		for (size_t i = 0; i < 8; i++)
+			x[i] = 3;
+		d.n_rows = 4;
+		if (algo->fit(&cls, &d, &state, &err) != PGML_OK)
+			test_fail(__FILE__, __LINE__, "%s on constant features: %s", algos[a], err.msg);
+		else
+		{
+			CHECK_INT(algo->predict(state, x, 2, 2, out, &err), PGML_OK);
+			CHECK_NEAR(out[0], 0.5, 1e-6);
+			CHECK_NEAR(out[0] + out[1], 1.0, 1e-6);
+		}
+		algo->free(state);
+		for (size_t i = 0; i < 8; i++)
+			x[i] = (float) (i + 1);
+		algo->free(NULL);
+		json_decref(hp);
+	}
+}

@@ -49,6 +49,14 @@
  * scores beats the one before them by more than tol. lightgbm adds bagging (every bagging_freq iterations,
  * floor(bagging_fraction · n) rows without replacement grow the trees; the other rows are predicted) and
  * feature_fraction (features drawn per tree), and stops, as LightGBM, when no tree of an iteration can split.
+ * Where LightGBM estimates a bin's row count from its hessian sum we count rows exactly; min_child_samples 0
+ * counts as 1 (an empty leaf never helps).
+ *
+ * hist_gradient_boosting reproduces scikit-learn's arithmetic where ties are common (identical gradients
+ * early in classification, ±1 gradients of absolute_error): gains are computed as scikit-learn computes
+ * them (node loss G·v minus the children's), the splittable nodes sit in a heap that follows Python's heapq
+ * step for step, the left child is pushed first, and medians are numpy's. Below 200,000 rows and without
+ * a validation split it draws no random numbers and grows scikit-learn's trees.
  *
  * The fitted state is trees.c's (trees.h): node arrays with the shrunk leaf values, the baseline as init,
  * saved and loaded, with all its validation, by trees.c.
@@ -866,15 +874,23 @@ grow_tree(hb_fit *F, size_t k, pgml_err *err)
 		nd = &F->nodes[id];
 		f = (uint32_t) nd->feature;
 		col = F->bins + (size_t) f * F->n;
-		/* partition the rows, left ones first, both in order */
-		for (uint32_t i = nd->start; i < nd->end; i++)
+		/* partition the rows, left ones first, both in order (branchless) */
 		{
-			uint32_t	row = F->idx[i];
+			uint32_t	bin = nd->best.bin;
+			uint32_t   *idx = F->idx + nd->start;
+			uint32_t   *tmp = F->tmp;
+			uint32_t	m = nd->end - nd->start;
 
-			if (col[row] <= nd->best.bin)
-				F->idx[nd->start + nl++] = row;
-			else
-				F->tmp[nr++] = row;
+			for (uint32_t i = 0; i < m; i++)
+			{
+				uint32_t	row = idx[i];
+				uint32_t	left = col[row] <= bin;
+
+				idx[nl] = row;
+				tmp[nr] = row;
+				nl += left;
+				nr += 1 - left;
+			}
 		}
 		memcpy(F->idx + nd->start + nl, F->tmp, nr * sizeof(uint32_t));
 		if (nl != nd->best.nl)
@@ -1219,9 +1235,9 @@ typedef struct bin_job
 	size_t		n_workers;
 } bin_job;
 
-/* Pool work: finds features [begin, end)'s thresholds and bins their rows. */
+/* Pool work: finds features [begin, end)'s thresholds. */
 static void
-bin_work(void *ctx, size_t begin, size_t end, int worker)
+threshold_work(void *ctx, size_t begin, size_t end, int worker)
 {
 	bin_job    *j = ctx;
 	hb_fit	   *F = j->F;
@@ -1234,7 +1250,6 @@ bin_work(void *ctx, size_t begin, size_t end, int worker)
 		float	   *v = j->vals[w];
 		double	   *th = F->th + F->off[f];
 		size_t		nt;
-		uint8_t    *col = F->bins + f * F->n;
 
 		for (size_t i = 0; i < j->n_sample; i++)
 			v[i] = x[(size_t) F->train_rows[j->sample[i]] * p + f];
@@ -1244,22 +1259,42 @@ bin_work(void *ctx, size_t begin, size_t end, int worker)
 		else
 			nt = bins_lightgbm(v, j->n_sample, F->cfg->max_bins, th, j->dist[w], j->cnts[w]);
 		F->nbins[f] = (uint32_t) nt + 1;
-		for (size_t i = 0; i < F->n; i++)
+	}
+}
+
+#define BIN_BLOCK 4096
+
+/* Pool work: bins the training rows of blocks [begin, end) of BIN_BLOCK rows, every feature. */
+static void
+bin_rows_work(void *ctx, size_t begin, size_t end, int worker)
+{
+	bin_job    *j = ctx;
+	hb_fit	   *F = j->F;
+	const float *x = F->data->x;
+	size_t		p = F->p;
+	size_t		r_end = end * BIN_BLOCK < F->n ? end * BIN_BLOCK : F->n;
+
+	(void) worker;
+	for (size_t i = begin * BIN_BLOCK; i < r_end; i++)
+	{
+		const float *row = x + (size_t) F->train_rows[i] * p;
+
+		for (size_t f = 0; f < p; f++)
 		{
-			double		xv = x[(size_t) F->train_rows[i] * p + f];
-			size_t		lo = 0;
-			size_t		hi = nt;
+			/* the number of thresholds below the value (a branchless binary search) */
+			const double *th = F->th + (size_t) f * MAX_BINS;
+			const double *b = th;
+			size_t		len = F->nbins[f] - 1;
+			double		xv = row[f];
 
-			while (lo < hi)
+			while (len > 1)
 			{
-				size_t		mid = lo + (hi - lo) / 2;
+				size_t		half = len / 2;
 
-				if (xv <= th[mid])
-					hi = mid;
-				else
-					lo = mid + 1;
+				b += half & (0 - (size_t) (b[half - 1] < xv));
+				len -= half;
 			}
-			col[i] = (uint8_t) lo;
+			F->bins[f * F->n + i] = (uint8_t) ((size_t) (b - th) + (len == 1 && b[0] < xv));
 		}
 	}
 }
@@ -1324,8 +1359,10 @@ bin_data(hb_fit *F, pgml_err *err)
 		job.sample = sample;
 		job.n_sample = ns;
 		job.n_workers = workers;
-		rc = pgml_parallel_for(F->pool, F->p, 1, bin_work, &job, err);
+		rc = pgml_parallel_for(F->pool, F->p, 1, threshold_work, &job, err);
 	}
+	if (rc == PGML_OK)
+		rc = pgml_parallel_for(F->pool, (n + BIN_BLOCK - 1) / BIN_BLOCK, 1, bin_rows_work, &job, err);
 	if (rc == PGML_OK)
 	{
 		/* pack the histograms: feature f's bins at off[f] */
@@ -1580,7 +1617,7 @@ hb_fit_run(const hb_config *cfg, const pgml_fit_args *args, const pgml_data *tra
 	F.heap = pgml_malloc(F.cap_nodes * sizeof(uint32_t));
 	F.cand[0] = pgml_malloc(F.p * sizeof(hsplit));
 	F.cand[1] = pgml_malloc(F.p * sizeof(hsplit));
-	scores = pgml_malloc((cfg->max_iter + 1) * sizeof(double));
+	scores = pgml_malloc((cfg->early_stopping ? cfg->max_iter + 1 : 1) * sizeof(double));
 	if (st == NULL || F.y == NULL || F.val_y == NULL || F.raw == NULL || F.raw_val == NULL || F.grad == NULL ||
 		F.hess == NULL || F.bag == NULL || F.in_bag == NULL || F.idx == NULL || F.tmp == NULL || F.og == NULL ||
 		F.oh == NULL || F.scratch == NULL || F.feats == NULL || F.fmark == NULL || F.nodes == NULL ||

@@ -19,7 +19,9 @@
  *     ("extra_trees"): one threshold per feature, uniform between the node's minimum and maximum. Nodes
  *     keep the largest float not above the threshold, which splits float inputs exactly the same way.
  *   - Criteria: gini, entropy (= log_loss), squared_error and friedman_mse, multi-output as scikit-learn
- *     (impurities averaged over the outputs, the squared-error proxy summed over them).
+ *     (impurities averaged over the outputs, the squared-error proxy summed over them). The Gini proxy is
+ *     computed from the class sums at each boundary as scikit-learn does (incremental sums of squares cancel
+ *     catastrophically when weights span many orders of magnitude, as AdaBoost's do).
  *   - max_leaf_nodes grows best first (largest impurity decrease first); otherwise depth first.
  *   - ccp_alpha prunes to the smallest subtree minimizing R(T) + alpha |leaves(T)|, which is the tree that
  *     scikit-learn's weakest-link pruning stops at; it is computed bottom-up in one pass (boosting too).
@@ -58,12 +60,19 @@
  * (n_iter_no_change) holds out validation_fraction of the rows (stratified for classification) with our
  * generator, so the held-out rows differ from scikit-learn's, and stops as scikit-learn does.
  *
+ * trees.h shares all of this with the other tree models: the node arrays and fitted state (hist_gradient_boosting
+ * and lightgbm in boost.c grow their own histogram trees into them), single CART trees on any row weights
+ * (trees_cart_*: ada_boost) and the forest machinery with bagging's row and feature draws
+ * (trees_bagging_fit). Their kinds share prediction, save and load; outputs add e^z (poisson), AdaBoost's
+ * SAMME decision and AdaBoost.R2's weighted median.
+ *
  * Saved form (inside the model file), little-endian:
  *   u32 format (1) · u8 kind · u8 task · u8 output · u64 n_features · u32 n_values (per leaf) ·
  *   u32 n_outputs (of predict) · u32 per_stage (boosting: trees per stage, else 1) · f64 learning_rate ·
  *   f64s init (per_stage values) · u64 n_trees · per tree: u32 n_nodes · u32 n_leaves · n_nodes ×
  *   (u32 feature or 0xffffffff for a leaf · u32 left child or leaf index · f32 threshold) · f64s leaf values
- *   (n_leaves × n_values) · str effective hyperparameters (JSON)
+ *   (n_leaves × n_values) · f64s tree weights (n_trees; weighted-median output only) · str effective
+ *   hyperparameters (JSON)
  * Nodes are stored so that both children of a node follow it, the right one right after the left one, and
  * leaves are numbered in node order; loading checks all of that, so that prediction always terminates.
  */
