@@ -40,6 +40,14 @@ extern const pgml_algorithm pgml_algo_linear_svm;	/* LinearSVR, LinearSVC (libli
 /* knn.c */
 extern const pgml_algorithm pgml_algo_knn;	/* KNeighborsRegressor, KNeighborsClassifier */
 
+/* boost.c */
+extern const pgml_algorithm pgml_algo_hist_gradient_boosting;	/* HistGradientBoosting{Regressor,Classifier} */
+extern const pgml_algorithm pgml_algo_lightgbm;	/* LightGBM's algorithm: LGBM{Regressor,Classifier} */
+
+/* ensemble.c */
+extern const pgml_algorithm pgml_algo_ada_boost;	/* AdaBoost{Regressor,Classifier} */
+extern const pgml_algorithm pgml_algo_bagging;	/* Bagging{Regressor,Classifier} */
+
 /* xgboost.c */
 extern const pgml_algorithm pgml_algo_xgboost;
 extern const pgml_algorithm pgml_algo_xgboost_random_forest;

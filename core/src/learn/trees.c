@@ -19,7 +19,9 @@
  *     ("extra_trees"): one threshold per feature, uniform between the node's minimum and maximum. Nodes
  *     keep the largest float not above the threshold, which splits float inputs exactly the same way.
  *   - Criteria: gini, entropy (= log_loss), squared_error and friedman_mse, multi-output as scikit-learn
- *     (impurities averaged over the outputs, the squared-error proxy summed over them).
+ *     (impurities averaged over the outputs, the squared-error proxy summed over them). The Gini proxy is
+ *     computed from the class sums at each boundary as scikit-learn does (incremental sums of squares cancel
+ *     catastrophically when weights span many orders of magnitude, as AdaBoost's do).
  *   - max_leaf_nodes grows best first (largest impurity decrease first); otherwise depth first.
  *   - ccp_alpha prunes to the smallest subtree minimizing R(T) + alpha |leaves(T)|, which is the tree that
  *     scikit-learn's weakest-link pruning stops at; it is computed bottom-up in one pass (boosting too).
@@ -58,12 +60,19 @@
  * (n_iter_no_change) holds out validation_fraction of the rows (stratified for classification) with our
  * generator, so the held-out rows differ from scikit-learn's, and stops as scikit-learn does.
  *
+ * trees.h shares all of this with the other tree models: the node arrays and fitted state (hist_gradient_boosting
+ * and lightgbm in boost.c grow their own histogram trees into them), single CART trees on any row weights
+ * (trees_cart_*: ada_boost) and the forest machinery with bagging's row and feature draws
+ * (trees_bagging_fit). Their kinds share prediction, save and load; outputs add e^z (poisson), AdaBoost's
+ * SAMME decision and AdaBoost.R2's weighted median.
+ *
  * Saved form (inside the model file), little-endian:
  *   u32 format (1) · u8 kind · u8 task · u8 output · u64 n_features · u32 n_values (per leaf) ·
  *   u32 n_outputs (of predict) · u32 per_stage (boosting: trees per stage, else 1) · f64 learning_rate ·
  *   f64s init (per_stage values) · u64 n_trees · per tree: u32 n_nodes · u32 n_leaves · n_nodes ×
  *   (u32 feature or 0xffffffff for a leaf · u32 left child or leaf index · f32 threshold) · f64s leaf values
- *   (n_leaves × n_values) · str effective hyperparameters (JSON)
+ *   (n_leaves × n_values) · f64s tree weights (n_trees; weighted-median output only) · str effective
+ *   hyperparameters (JSON)
  * Nodes are stored so that both children of a node follow it, the right one right after the left one, and
  * leaves are numbered in node order; loading checks all of that, so that prediction always terminates.
  */
@@ -103,71 +112,7 @@ trees_set_sort_mode(trees_sort_mode mode)
 	forced_sort_mode = mode;
 }
 
-/* ---------------------------------------------------------------------------------------------------
- * Random numbers: xoshiro256** seeded through splitmix64
- * ------------------------------------------------------------------------------------------------- */
-
-typedef struct rng
-{
-	uint64_t	s[4];
-} rng;
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t	z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void
-rng_seed(rng *r, uint64_t seed)
-{
-	uint64_t	x = seed;
-
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t
-rotl64(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-rng_next(rng *r)
-{
-	uint64_t   *s = r->s;
-	uint64_t	result = rotl64(s[1] * 5, 7) * 9;
-	uint64_t	t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl64(s[3], 45);
-	return result;
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_double(rng *r)
-{
-	return (double) (rng_next(r) >> 11) * 0x1p-53;
-}
-
-/* Uniform in [0, n), n >= 1 (n < 2^52). */
-static size_t
-rng_below(rng *r, size_t n)
-{
-	size_t		k = (size_t) (rng_double(r) * (double) n);
-
-	return k < n ? k : n - 1;
-}
+typedef trees_rng rng;
 
 /* ---------------------------------------------------------------------------------------------------
  * Sorting (value, row) entries by value, stably
@@ -254,66 +199,10 @@ sort_entries(entry *a, entry *tmp, size_t n)
  * Fitted trees and the fitted state
  * ------------------------------------------------------------------------------------------------- */
 
-typedef struct tnode
-{
-	int32_t		feature;		/* the split feature, or -1 for a leaf */
-	uint32_t	child;			/* internal: the left child (the right one follows it); leaf: its leaf index */
-	float		threshold;		/* rows with x[feature] <= threshold go left */
-} tnode;
+typedef trees_node tnode;
+typedef trees_tree tree;
 
-typedef struct tree
-{
-	uint32_t	n_nodes;
-	uint32_t	n_leaves;
-	tnode	   *nodes;
-	double	   *values;			/* n_leaves × n_values */
-} tree;
-
-typedef enum trees_kind
-{
-	KIND_RANDOM_FOREST = 1,
-	KIND_EXTRA_TREES,
-	KIND_GRADIENT_BOOSTING,
-} trees_kind;
-
-typedef enum trees_output
-{
-	OUT_MEAN = 1,				/* forests: the mean of the trees' leaf values */
-	OUT_RAW,					/* boosting regression: the raw prediction */
-	OUT_SIGMOID,				/* boosting, two classes: [1 - σ(z), σ(z)] */
-	OUT_EXPONENTIAL,			/* boosting with the exponential loss: [1 - σ(2z), σ(2z)] */
-	OUT_SOFTMAX,				/* boosting, several classes: softmax over one raw value per class */
-} trees_output;
-
-typedef struct trees_state
-{
-	trees_kind	kind;
-	pgml_task	task;
-	trees_output output;
-	size_t		n_features;
-	size_t		n_values;		/* per leaf: classes or targets (forests), 1 (boosting) */
-	size_t		n_outputs;		/* per predicted row */
-	size_t		per_stage;		/* boosting: trees per stage (1, or one per class); forests: 1 */
-	double		learning_rate;
-	double	   *init;			/* per_stage initial raw values (boosting) */
-	size_t		n_trees;
-	tree	   *trees;
-	json_t	   *params;
-} trees_state;
-
-/* The leaf of t that row x falls into. */
-static inline uint32_t
-tree_leaf(const tree *t, const float *x)
-{
-	const tnode *nd = t->nodes;
-	uint32_t	i = 0;
-
-	while (nd[i].feature >= 0)
-		i = nd[i].child + (x[nd[i].feature] > nd[i].threshold);
-	return nd[i].child;
-}
-
-static void
+void
 trees_free(void *state)
 {
 	trees_state *st = state;
@@ -327,8 +216,55 @@ trees_free(void *state)
 	}
 	pgml_free(st->trees);
 	pgml_free(st->init);
+	pgml_free(st->tree_weights);
 	json_decref(st->params);
 	pgml_free(st);
+}
+
+void
+trees_tree_free(trees_tree *t)
+{
+	if (t == NULL)
+		return;
+	pgml_free(t->nodes);
+	pgml_free(t->values);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Whether the output adds up raw values per stage (init + learning_rate · Σ leaf values). */
+static bool
+output_is_additive(trees_output output)
+{
+	return output == TREES_OUT_RAW || output == TREES_OUT_SIGMOID || output == TREES_OUT_EXPONENTIAL ||
+		output == TREES_OUT_SOFTMAX || output == TREES_OUT_EXP;
+}
+
+trees_state *
+trees_state_new(trees_kind kind, pgml_task task, trees_output output, size_t n_features, size_t n_values,
+				size_t n_outputs, size_t per_stage, size_t max_trees)
+{
+	trees_state *st = pgml_calloc(1, sizeof(trees_state));
+
+	if (st == NULL)
+		return NULL;
+	st->kind = kind;
+	st->task = task;
+	st->output = output;
+	st->n_features = n_features;
+	st->n_values = n_values;
+	st->n_outputs = n_outputs;
+	st->per_stage = per_stage;
+	st->learning_rate = 1.0;
+	st->init = pgml_calloc(per_stage, sizeof(double));
+	st->trees = pgml_calloc(max_trees > 0 ? max_trees : 1, sizeof(trees_tree));
+	if (output == TREES_OUT_WEIGHTED_MEDIAN)
+		st->tree_weights = pgml_calloc(max_trees > 0 ? max_trees : 1, sizeof(double));
+	if (st->init == NULL || st->trees == NULL || (output == TREES_OUT_WEIGHTED_MEDIAN && st->tree_weights == NULL))
+	{
+		trees_free(st);
+		return NULL;
+	}
+	return st;
 }
 
 static pgml_status
@@ -338,8 +274,8 @@ out_of_memory(pgml_err *err)
 }
 
 /* The largest float <= d: a float x satisfies x <= d exactly when x <= this. */
-static float
-float_at_most(double d)
+float
+trees_float_at_most(double d)
 {
 	float		f = (float) d;
 
@@ -461,7 +397,10 @@ typedef struct builder
 	uint32_t   *rows_tmp;		/* cap_rows */
 	uint8_t    *mark;			/* n: goes left */
 	entry	   *lists;			/* presorted: p × cap_rows */
-	uint32_t   *feat;			/* p: a permutation, the node's known constants first */
+	uint32_t   *feat;			/* n_active: a permutation of the active features, the node's known constants
+								 * first */
+	uint32_t   *active;			/* p: the features this tree may split on (bagging: a subset) */
+	size_t		n_active;
 	uint32_t   *cst;			/* p: known constants of the nodes on the current path */
 	uint8_t    *is_const;		/* p */
 	uint32_t   *part;			/* p: lists to partition */
@@ -551,6 +490,7 @@ builder_free(builder *b)
 	pgml_free(b->mark);
 	pgml_free(b->lists);
 	pgml_free(b->feat);
+	pgml_free(b->active);
 	pgml_free(b->cst);
 	pgml_free(b->is_const);
 	pgml_free(b->part);
@@ -599,6 +539,7 @@ builder_alloc(builder *b, const tree_spec *sp, const tree_input *in, size_t cap_
 	if (in->sorted != NULL)
 		b->lists = pgml_malloc(p * cap_rows * sizeof(entry));
 	b->feat = pgml_malloc(p * sizeof(uint32_t));
+	b->active = pgml_malloc(p * sizeof(uint32_t));
 	b->cst = pgml_malloc(p * sizeof(uint32_t));
 	b->is_const = pgml_calloc(p, 1);
 	b->part = pgml_malloc(p * sizeof(uint32_t));
@@ -615,7 +556,7 @@ builder_alloc(builder *b, const tree_spec *sp, const tree_input *in, size_t cap_
 	b->aux = pgml_malloc(nv * sizeof(double));
 	b->lanes = pgml_calloc(n_lanes, sizeof(lane));
 	b->n_lanes = n_lanes;
-	ok = b->w && (in->classification || nv != 1 || b->wy) && b->rows && b->rows_tmp && b->mark && (in->sorted == NULL || b->lists) && b->feat && b->cst &&
+	ok = b->w && (in->classification || nv != 1 || b->wy) && b->rows && b->rows_tmp && b->mark && (in->sorted == NULL || b->lists) && b->feat && b->active && b->cst &&
 		b->is_const && b->part && b->cand && b->stack && (sp->max_leaf_nodes == 0 || b->heap) && b->lsum &&
 		b->rsum && b->aux && b->lanes;
 	for (size_t i = 0; ok && i < n_lanes; i++)
@@ -630,8 +571,14 @@ builder_alloc(builder *b, const tree_spec *sp, const tree_input *in, size_t cap_
 		ok = ln->acc && (!need_buf || ln->buf) && (!need_tmp || ln->tmp);
 	}
 	if (!ok)
+	{
 		builder_free(b);
-	return ok;
+		return false;
+	}
+	for (size_t f = 0; f < p; f++)
+		b->active[f] = (uint32_t) f;
+	b->n_active = p;
+	return true;
 }
 
 /* Sums over rows[start, end): per class weights or weighted target sums, the weight, the weighted squares. */
@@ -809,30 +756,35 @@ eval_sorted(const builder *b, lane *ln, candidate *c, size_t start, size_t end, 
 
 	if (in->classification && b->spec->crit == CRIT_GINI)
 	{
+		/*
+		 * The proxy from the class sums at each boundary, as scikit-learn computes it: updating the sums of
+		 * squares incrementally cancels catastrophically when row weights span many orders of magnitude
+		 * (AdaBoost's), making a split that isolates a negligible row look best.
+		 */
 		double	   *cl = ln->acc;
-		double		sql = 0;
-		double		sqr = 0;
 
 		memset(cl, 0, nv * sizeof(double));
-		for (size_t k = 0; k < nv; k++)
-			sqr += tot[k] * tot[k];
 		for (size_t i = 0; i + 1 < m; i++)
 		{
 			uint32_t	r = seg[i].row;
 			double		wi = w[r];
-			uint32_t	k = in->cls[r];
-			double		a = cl[k];
-			double		ar = tot[k] - a;
 			size_t		nl;
 			double		wr;
+			double		sql = 0;
+			double		sqr = 0;
 			double		proxy;
 
-			cl[k] = a + wi;
-			sql += wi * (2.0 * a + wi);
-			sqr -= wi * (2.0 * ar - wi);
+			cl[in->cls[r]] += wi;
 			wl += wi;
 			BOUNDARY_CHECKS();
-			proxy = sql / wl + sqr / wr;
+			for (size_t k = 0; k < nv; k++)
+			{
+				double		cr = tot[k] - cl[k];
+
+				sql += cl[k] * cl[k];
+				sqr += cr * cr;
+			}
+			proxy = -wr * (1.0 - sqr / (wr * wr)) - wl * (1.0 - sql / (wl * wl));
 			if (proxy > best)
 			{
 				best = proxy;
@@ -1060,14 +1012,14 @@ select_features(builder *b, size_t start, size_t end, uint32_t *n_const)
 	size_t		K = *n_const;
 	size_t		drawn_known = 0;
 	size_t		found = 0;
-	size_t		fi = b->in->p;	/* [fi, p): drawn, not constant */
+	size_t		fi = b->n_active;	/* [fi, n_active): drawn, not constant */
 	size_t		visited = 0;
 	size_t		nc = 0;
 
 	while (fi > K + found && (visited < b->spec->max_features || visited <= drawn_known + found))
 	{
 		size_t		known_left = K - drawn_known;
-		size_t		j = rng_below(&b->rng, known_left + (fi - K - found));
+		size_t		j = trees_rng_below(&b->rng, known_left + (fi - K - found));
 		size_t		q;
 		uint32_t	f;
 		float		lo;
@@ -1094,7 +1046,7 @@ select_features(builder *b, size_t start, size_t end, uint32_t *n_const)
 		b->cand[nc].found = false;
 		if (b->spec->random_split)
 		{
-			double		thr = (double) lo + ((double) hi - (double) lo) * rng_double(&b->rng);
+			double		thr = (double) lo + ((double) hi - (double) lo) * trees_rng_double(&b->rng);
 
 			if (thr == (double) hi)
 				thr = lo;
@@ -1241,7 +1193,7 @@ grow_node(builder *b, uint32_t id, size_t depth, uint32_t *n_const, double *impr
 		return false;
 
 	/* which rows go left: from the sorted list when there is one, else by the threshold */
-	thr = float_at_most(best->threshold);
+	thr = trees_float_at_most(best->threshold);
 	if (b->lists != NULL && !sp->random_split)
 	{
 		const entry *seg = b->lists + (size_t) best->feature * b->cap_rows + start;
@@ -1344,9 +1296,9 @@ grow_node(builder *b, uint32_t id, size_t depth, uint32_t *n_const, double *impr
 
 		for (size_t i = 0; i < kc; i++)
 			b->is_const[b->cst[i]] = 1;
-		for (size_t f = 0; f < in->p; f++)
-			if (!b->is_const[f])
-				b->part[job.n_part++] = (uint32_t) f;
+		for (size_t i = 0; i < b->n_active; i++)
+			if (!b->is_const[b->active[i]])
+				b->part[job.n_part++] = b->active[i];
 		for (size_t i = 0; i < kc; i++)
 			b->is_const[b->cst[i]] = 0;
 		if (!node_parallel(b, &job, job.n_part, job.n_part * m, partition_work))
@@ -1397,7 +1349,7 @@ builder_poll(builder *b, size_t work)
 static size_t
 node_work(const builder *b, size_t m)
 {
-	return m * (b->spec->max_features + (b->lists != NULL ? b->in->p : 1) + 1);
+	return m * (b->spec->max_features + (b->lists != NULL ? b->n_active : 1) + 1);
 }
 
 static void
@@ -1616,7 +1568,8 @@ prune_and_compact(builder *b)
 }
 
 /*
- * Grows a tree into `out` on the rows whose weight in b->w is positive, with b->rng already seeded.
+ * Grows a tree into `out` on the rows whose weight in b->w is positive, splitting on the features
+ * b->active[0, n_active), with b->rng already seeded.
  * Afterwards b->cancelled or b->failed tell whether it stopped early.
  */
 static void
@@ -1651,8 +1604,9 @@ builder_grow(builder *b, slot *out)
 	}
 	if (b->lists != NULL)
 	{
-		for (size_t f = 0; f < in->p; f++)
+		for (size_t a = 0; a < b->n_active; a++)
 		{
+			size_t		f = b->active[a];
 			const entry *src = in->sorted + f * in->n;
 			entry	   *dst = b->lists + f * b->cap_rows;
 			size_t		k = 0;
@@ -1662,8 +1616,7 @@ builder_grow(builder *b, slot *out)
 					dst[k++] = src[i];
 		}
 	}
-	for (size_t f = 0; f < in->p; f++)
-		b->feat[f] = (uint32_t) f;
+	memcpy(b->feat, b->active, b->n_active * sizeof(uint32_t));
 	b->n_rows = n_rows;
 	b->total_weight = total;
 	b->min_weight_leaf = b->spec->min_weight_fraction * total;
@@ -1851,32 +1804,6 @@ static const char *const gb_regressor_params[] = {
 	"ccp_alpha", NULL
 };
 
-typedef enum default_type
-{
-	DEF_NULL,
-	DEF_TRUE,
-	DEF_FALSE,
-	DEF_INT,
-	DEF_REAL,
-	DEF_STRING,
-} default_type;
-
-/* A hyperparameter's default, for the effective parameters. */
-typedef struct param_default
-{
-	const char *name;
-	default_type type;
-	double		number;
-	const char *string;
-} param_default;
-
-#define PD_NULL(name)		{name, DEF_NULL, 0, NULL}
-#define PD_BOOL(name, v)	{name, (v) ? DEF_TRUE : DEF_FALSE, 0, NULL}
-#define PD_INT(name, v)		{name, DEF_INT, v, NULL}
-#define PD_REAL(name, v)	{name, DEF_REAL, v, NULL}
-#define PD_STR(name, v)		{name, DEF_STRING, 0, v}
-#define PD_END				{NULL, DEF_NULL, 0, NULL}
-
 #define FOREST_DEFAULTS(crit, max_features, bootstrap) \
 	PD_INT("n_estimators", 100), PD_STR("criterion", crit), PD_NULL("max_depth"), \
 	PD_INT("min_samples_split", 2), PD_INT("min_samples_leaf", 1), PD_REAL("min_weight_fraction_leaf", 0.0), \
@@ -1884,22 +1811,22 @@ typedef struct param_default
 	PD_BOOL("bootstrap", bootstrap), PD_BOOL("oob_score", false), PD_NULL("n_jobs"), \
 	PD_NULL("random_state"), PD_INT("verbose", 0), PD_BOOL("warm_start", false)
 
-static const param_default rf_classifier_defaults[] = {
+static const trees_param_default rf_classifier_defaults[] = {
 	FOREST_DEFAULTS("gini", PD_STR("max_features", "sqrt"), true),
 	PD_NULL("class_weight"), PD_REAL("ccp_alpha", 0.0), PD_NULL("max_samples"), PD_END
 };
 
-static const param_default rf_regressor_defaults[] = {
+static const trees_param_default rf_regressor_defaults[] = {
 	FOREST_DEFAULTS("squared_error", PD_REAL("max_features", 1.0), true),
 	PD_REAL("ccp_alpha", 0.0), PD_NULL("max_samples"), PD_END
 };
 
-static const param_default et_classifier_defaults[] = {
+static const trees_param_default et_classifier_defaults[] = {
 	FOREST_DEFAULTS("gini", PD_STR("max_features", "sqrt"), false),
 	PD_NULL("class_weight"), PD_REAL("ccp_alpha", 0.0), PD_NULL("max_samples"), PD_END
 };
 
-static const param_default et_regressor_defaults[] = {
+static const trees_param_default et_regressor_defaults[] = {
 	FOREST_DEFAULTS("squared_error", PD_REAL("max_features", 1.0), false),
 	PD_REAL("ccp_alpha", 0.0), PD_NULL("max_samples"), PD_END
 };
@@ -1916,17 +1843,17 @@ static const param_default et_regressor_defaults[] = {
 	PD_REAL("validation_fraction", 0.1), PD_NULL("n_iter_no_change"), PD_REAL("tol", 1e-4), \
 	PD_REAL("ccp_alpha", 0.0), PD_END
 
-static const param_default gb_classifier_defaults[] = {
+static const trees_param_default gb_classifier_defaults[] = {
 	GB_DEFAULTS_HEAD("log_loss"), GB_DEFAULTS_TAIL
 };
 
-static const param_default gb_regressor_defaults[] = {
+static const trees_param_default gb_regressor_defaults[] = {
 	GB_DEFAULTS_HEAD("squared_error"), PD_REAL("alpha", 0.9), GB_DEFAULTS_TAIL
 };
 
 /* The value of key in hp, or NULL when it is missing or JSON null. */
-static const json_t *
-hp_value(const json_t *hp, const char *key)
+const json_t *
+trees_hp_value(const json_t *hp, const char *key)
 {
 	const json_t *v;
 
@@ -1940,13 +1867,13 @@ hp_value(const json_t *hp, const char *key)
  * The effective hyperparameters: the caller's values where given (null included: null means something for
  * max_depth, max_features and friends), the defaults elsewhere. NULL when out of memory.
  */
-static json_t *
-effective_params(const json_t *hp, const param_default *defaults)
+json_t *
+trees_effective_params(const json_t *hp, const trees_param_default *defaults)
 {
 	json_t	   *params = json_object();
 	bool		failed = params == NULL;
 
-	for (const param_default *d = defaults; !failed && d->name != NULL; d++)
+	for (const trees_param_default *d = defaults; !failed && d->name != NULL; d++)
 	{
 		const json_t *given = hp && json_is_object(hp) ? json_object_get(hp, d->name) : NULL;
 		json_t	   *value;
@@ -2003,8 +1930,8 @@ describe_value(const json_t *v, char *buf, size_t size)
 }
 
 /* "invalid value for hyperparameter "key"", detail: "It must be <what>; it is <v>." */
-static pgml_status
-hp_invalid(pgml_err *err, const char *key, const json_t *v, const char *what)
+pgml_status
+trees_hp_invalid(pgml_err *err, const char *key, const json_t *v, const char *what)
 {
 	char		given[96];
 
@@ -2015,11 +1942,11 @@ hp_invalid(pgml_err *err, const char *key, const json_t *v, const char *what)
 }
 
 /* A string hyperparameter that must be one of `choices` (NULL-terminated); def when missing. */
-static pgml_status
-hp_choice(const json_t *hp, const char *key, const char *def, const char *const *choices, const char **out,
+pgml_status
+trees_hp_choice(const json_t *hp, const char *key, const char *def, const char *const *choices, const char **out,
 		  pgml_err *err)
 {
-	const json_t *v = hp_value(hp, key);
+	const json_t *v = trees_hp_value(hp, key);
 	char		list[512];
 	size_t		used = 0;
 
@@ -2050,16 +1977,16 @@ hp_choice(const json_t *hp, const char *key, const char *def, const char *const 
 		char		what[560];
 
 		snprintf(what, sizeof(what), "one of %s", list);
-		return hp_invalid(err, key, v, what);
+		return trees_hp_invalid(err, key, v, what);
 	}
 }
 
 /* A real in (lo, hi) with open or closed ends. */
-static pgml_status
-hp_real_in(const json_t *hp, const char *key, double def, double lo, bool lo_open, double hi, bool hi_open,
+pgml_status
+trees_hp_real_in(const json_t *hp, const char *key, double def, double lo, bool lo_open, double hi, bool hi_open,
 		   double *out, pgml_err *err)
 {
-	const json_t *v = hp_value(hp, key);
+	const json_t *v = trees_hp_value(hp, key);
 	double		d;
 	char		what[128];
 
@@ -2077,14 +2004,14 @@ hp_real_in(const json_t *hp, const char *key, double def, double lo, bool lo_ope
 	else
 		snprintf(what, sizeof(what), "a number in the range %s%g, %g%s", lo_open ? "(" : "[", lo, hi,
 				 hi_open ? ")" : "]");
-	return hp_invalid(err, key, v, what);
+	return trees_hp_invalid(err, key, v, what);
 }
 
 /* An integer >= min (and <= max), or null when allow_null (*out = def then). */
-static pgml_status
-hp_int_min(const json_t *hp, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out, pgml_err *err)
+pgml_status
+trees_hp_int_min(const json_t *hp, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out, pgml_err *err)
 {
-	const json_t *v = hp_value(hp, key);
+	const json_t *v = trees_hp_value(hp, key);
 	char		what[128];
 
 	*out = def;
@@ -2099,7 +2026,7 @@ hp_int_min(const json_t *hp, const char *key, int64_t def, int64_t min, int64_t 
 		snprintf(what, sizeof(what), "an integer of at least %lld", (long long) min);
 	else
 		snprintf(what, sizeof(what), "an integer from %lld to %lld", (long long) min, (long long) max);
-	return hp_invalid(err, key, v, what);
+	return trees_hp_invalid(err, key, v, what);
 }
 
 /* A count given as an integer, or as a fraction of the rows or features. */
@@ -2115,7 +2042,7 @@ typedef struct count_spec
 static pgml_status
 hp_count(const json_t *hp, const char *key, int64_t min_count, bool one_ok, count_spec *out, pgml_err *err)
 {
-	const json_t *v = hp_value(hp, key);
+	const json_t *v = trees_hp_value(hp, key);
 	char		what[160];
 
 	memset(out, 0, sizeof(*out));
@@ -2136,25 +2063,25 @@ hp_count(const json_t *hp, const char *key, int64_t min_count, bool one_ok, coun
 	}
 	snprintf(what, sizeof(what), "an integer of at least %lld or a fraction in the range (0, 1%s",
 			 (long long) min_count, one_ok ? "]" : ")");
-	return hp_invalid(err, key, v, what);
+	return trees_hp_invalid(err, key, v, what);
 }
 
 /* random_state: null (the fit's seed) or an integer from 0 to 2^32 - 1, as scikit-learn accepts. */
-static pgml_status
-hp_seed(const json_t *hp, uint64_t def, uint64_t *out, pgml_err *err)
+pgml_status
+trees_hp_seed(const json_t *hp, uint64_t def, uint64_t *out, pgml_err *err)
 {
 	int64_t		v;
-	pgml_status rc = hp_int_min(hp, "random_state", -1, 0, (int64_t) UINT32_MAX, &v, err);
+	pgml_status rc = trees_hp_int_min(hp, "random_state", -1, 0, (int64_t) UINT32_MAX, &v, err);
 
 	*out = v < 0 ? def : (uint64_t) v;
 	return rc;
 }
 
 /* n_jobs (an integer or null), warm_start (a boolean) and verbose (an integer >= 0 or a boolean). */
-static pgml_status
-hp_inert(const json_t *hp, bool has_n_jobs, int64_t *verbose, pgml_err *err)
+pgml_status
+trees_hp_inert(const json_t *hp, bool has_n_jobs, int64_t *verbose, pgml_err *err)
 {
-	const json_t *v = hp_value(hp, "verbose");
+	const json_t *v = trees_hp_value(hp, "verbose");
 	bool		b;
 	int64_t		i;
 	pgml_status rc;
@@ -2162,11 +2089,11 @@ hp_inert(const json_t *hp, bool has_n_jobs, int64_t *verbose, pgml_err *err)
 	*verbose = 0;
 	if ((rc = pgml_json_get_bool(hp, "warm_start", false, &b, err)) != PGML_OK)
 		return rc;
-	if (has_n_jobs && hp_value(hp, "n_jobs") != NULL && !json_is_integer(hp_value(hp, "n_jobs")))
-		return hp_invalid(err, "n_jobs", hp_value(hp, "n_jobs"), "an integer or null");
+	if (has_n_jobs && trees_hp_value(hp, "n_jobs") != NULL && !json_is_integer(trees_hp_value(hp, "n_jobs")))
+		return trees_hp_invalid(err, "n_jobs", trees_hp_value(hp, "n_jobs"), "an integer or null");
 	if (v != NULL && json_is_boolean(v))
 		*verbose = json_is_true(v);
-	else if ((rc = hp_int_min(hp, "verbose", 0, 0, INT64_MAX, &i, err)) != PGML_OK)
+	else if ((rc = trees_hp_int_min(hp, "verbose", 0, 0, INT64_MAX, &i, err)) != PGML_OK)
 		return rc;
 	else
 		*verbose = i;
@@ -2187,7 +2114,7 @@ static pgml_status
 hp_max_features(const json_t *hp, max_features_mode def, bool classifier, max_features_mode *mode,
 				count_spec *cs, pgml_err *err)
 {
-	const json_t *v = hp_value(hp, "max_features");
+	const json_t *v = trees_hp_value(hp, "max_features");
 	const json_t *given = hp && json_is_object(hp) ? json_object_get(hp, "max_features") : NULL;
 
 	memset(cs, 0, sizeof(*cs));
@@ -2210,7 +2137,7 @@ hp_max_features(const json_t *hp, max_features_mode def, bool classifier, max_fe
 		else if (strcmp(s, "auto") == 0)
 			*mode = classifier ? MF_SQRT : MF_ALL;
 		else
-			return hp_invalid(err, "max_features", v,
+			return trees_hp_invalid(err, "max_features", v,
 							  "an integer of at least 1, a fraction in the range (0, 1], \"sqrt\", \"log2\" or null");
 		return PGML_OK;
 	}
@@ -2229,7 +2156,7 @@ hp_max_features(const json_t *hp, max_features_mode def, bool classifier, max_fe
 		*mode = MF_FRACTION;
 		return PGML_OK;
 	}
-	return hp_invalid(err, "max_features", v,
+	return trees_hp_invalid(err, "max_features", v,
 					  "an integer of at least 1, a fraction in the range (0, 1], \"sqrt\", \"log2\" or null");
 }
 
@@ -2293,17 +2220,17 @@ parse_tree_params(const json_t *hp, bool classifier, max_features_mode mf_defaul
 	out->max_depth = depth_default;
 	if (depth != NULL && json_is_null(depth))
 		out->max_depth = 0;
-	else if ((rc = hp_int_min(hp, "max_depth", depth_default, 1, INT64_MAX, &out->max_depth, err)) != PGML_OK)
+	else if ((rc = trees_hp_int_min(hp, "max_depth", depth_default, 1, INT64_MAX, &out->max_depth, err)) != PGML_OK)
 		return rc;
 	if ((rc = hp_count(hp, "min_samples_split", 1, true, &out->min_samples_split, err)) != PGML_OK ||
 		(rc = hp_count(hp, "min_samples_leaf", 1, false, &out->min_samples_leaf, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "min_weight_fraction_leaf", 0.0, 0.0, false, 0.5, false, &out->min_weight_fraction,
+		(rc = trees_hp_real_in(hp, "min_weight_fraction_leaf", 0.0, 0.0, false, 0.5, false, &out->min_weight_fraction,
 						 err)) != PGML_OK ||
 		(rc = hp_max_features(hp, mf_default, classifier, &out->mf_mode, &out->max_features, err)) != PGML_OK ||
-		(rc = hp_int_min(hp, "max_leaf_nodes", 0, 2, (int64_t) INT32_MAX / 4, &out->max_leaf_nodes, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "min_impurity_decrease", 0.0, 0.0, false, INFINITY, false,
+		(rc = trees_hp_int_min(hp, "max_leaf_nodes", 0, 2, (int64_t) INT32_MAX / 4, &out->max_leaf_nodes, err)) != PGML_OK ||
+		(rc = trees_hp_real_in(hp, "min_impurity_decrease", 0.0, 0.0, false, INFINITY, false,
 						 &out->min_impurity_decrease, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "ccp_alpha", 0.0, 0.0, false, INFINITY, false, &out->ccp_alpha, err)) != PGML_OK)
+		(rc = trees_hp_real_in(hp, "ccp_alpha", 0.0, 0.0, false, INFINITY, false, &out->ccp_alpha, err)) != PGML_OK)
 		return rc;
 	if (!out->min_samples_split.given)
 		out->min_samples_split.count = 2;
@@ -2320,11 +2247,11 @@ parse_forest(const json_t *hp, bool classifier, bool extra, uint64_t seed, trees
 	static const char *const reg_criteria[] = {"squared_error", "friedman_mse", "absolute_error", "poisson", NULL};
 	static const char *const weightings[] = {"balanced", "balanced_subsample", NULL};
 	const char *crit;
-	const json_t *cw = hp_value(hp, "class_weight");
+	const json_t *cw = trees_hp_value(hp, "class_weight");
 	pgml_status rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = hp_choice(hp, "criterion", classifier ? "gini" : "squared_error",
+	if ((rc = trees_hp_choice(hp, "criterion", classifier ? "gini" : "squared_error",
 						classifier ? class_criteria : reg_criteria, &crit, err)) != PGML_OK)
 		return rc;
 	if (strcmp(crit, "absolute_error") == 0 || strcmp(crit, "poisson") == 0)
@@ -2337,11 +2264,11 @@ parse_forest(const json_t *hp, bool classifier, bool extra, uint64_t seed, trees
 	out->crit = strcmp(crit, "gini") == 0 ? CRIT_GINI : strcmp(crit, "friedman_mse") == 0 ? CRIT_FRIEDMAN :
 		classifier ? CRIT_ENTROPY : CRIT_MSE;
 	if ((rc = parse_tree_params(hp, classifier, classifier ? MF_SQRT : MF_ALL, 0, out, err)) != PGML_OK ||
-		(rc = hp_int_min(hp, "n_estimators", 100, 1, MAX_ESTIMATORS, &out->n_estimators, err)) != PGML_OK ||
+		(rc = trees_hp_int_min(hp, "n_estimators", 100, 1, MAX_ESTIMATORS, &out->n_estimators, err)) != PGML_OK ||
 		(rc = pgml_json_get_bool(hp, "bootstrap", !extra, &out->bootstrap, err)) != PGML_OK ||
 		(rc = pgml_json_get_bool(hp, "oob_score", false, &out->oob_score, err)) != PGML_OK ||
-		(rc = hp_seed(hp, seed, &out->seed, err)) != PGML_OK ||
-		(rc = hp_inert(hp, true, &out->verbose, err)) != PGML_OK ||
+		(rc = trees_hp_seed(hp, seed, &out->seed, err)) != PGML_OK ||
+		(rc = trees_hp_inert(hp, true, &out->verbose, err)) != PGML_OK ||
 		(rc = hp_count(hp, "max_samples", 1, true, &out->max_samples, err)) != PGML_OK)
 		return rc;
 	if (classifier && cw != NULL)
@@ -2355,7 +2282,7 @@ parse_forest(const json_t *hp, bool classifier, bool extra, uint64_t seed, trees
 			pgml_err_detail(err, "Only class_weight null, \"balanced\" and \"balanced_subsample\" are implemented.");
 			return PGML_ERR_NOT_SUPPORTED;
 		}
-		if ((rc = hp_choice(hp, "class_weight", NULL, weightings, &name, err)) != PGML_OK)
+		if ((rc = trees_hp_choice(hp, "class_weight", NULL, weightings, &name, err)) != PGML_OK)
 			return rc;
 		out->class_weight = strcmp(name, "balanced") == 0 ? CW_BALANCED : CW_BALANCED_SUBSAMPLE;
 	}
@@ -2381,28 +2308,28 @@ parse_gb(const json_t *hp, bool classifier, int n_classes, uint64_t seed, trees_
 	static const char *const class_losses[] = {"log_loss", "deviance", "exponential", NULL};
 	static const char *const reg_losses[] = {"squared_error", "absolute_error", "huber", "quantile", NULL};
 	static const char *const criteria[] = {"friedman_mse", "squared_error", NULL};
-	const json_t *init = hp_value(hp, "init");
+	const json_t *init = trees_hp_value(hp, "init");
 	const char *loss;
 	const char *crit;
 	pgml_status rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = hp_choice(hp, "loss", classifier ? "log_loss" : "squared_error",
+	if ((rc = trees_hp_choice(hp, "loss", classifier ? "log_loss" : "squared_error",
 						classifier ? class_losses : reg_losses, &loss, err)) != PGML_OK ||
-		(rc = hp_choice(hp, "criterion", "friedman_mse", criteria, &crit, err)) != PGML_OK ||
+		(rc = trees_hp_choice(hp, "criterion", "friedman_mse", criteria, &crit, err)) != PGML_OK ||
 		(rc = parse_tree_params(hp, classifier, MF_ALL, 3, out, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "learning_rate", 0.1, 0.0, false, INFINITY, false, &out->learning_rate, err)) != PGML_OK ||
-		(rc = hp_int_min(hp, "n_estimators", 100, 1, MAX_ESTIMATORS, &out->n_estimators, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "subsample", 1.0, 0.0, true, 1.0, false, &out->subsample, err)) != PGML_OK ||
-		(rc = hp_seed(hp, seed, &out->seed, err)) != PGML_OK ||
-		(rc = hp_inert(hp, false, &out->verbose, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "validation_fraction", 0.1, 0.0, true, 1.0, true, &out->validation_fraction,
+		(rc = trees_hp_real_in(hp, "learning_rate", 0.1, 0.0, false, INFINITY, false, &out->learning_rate, err)) != PGML_OK ||
+		(rc = trees_hp_int_min(hp, "n_estimators", 100, 1, MAX_ESTIMATORS, &out->n_estimators, err)) != PGML_OK ||
+		(rc = trees_hp_real_in(hp, "subsample", 1.0, 0.0, true, 1.0, false, &out->subsample, err)) != PGML_OK ||
+		(rc = trees_hp_seed(hp, seed, &out->seed, err)) != PGML_OK ||
+		(rc = trees_hp_inert(hp, false, &out->verbose, err)) != PGML_OK ||
+		(rc = trees_hp_real_in(hp, "validation_fraction", 0.1, 0.0, true, 1.0, true, &out->validation_fraction,
 						 err)) != PGML_OK ||
-		(rc = hp_int_min(hp, "n_iter_no_change", 0, 1, INT32_MAX, &out->n_iter_no_change, err)) != PGML_OK ||
-		(rc = hp_real_in(hp, "tol", 1e-4, 0.0, false, INFINITY, false, &out->tol, err)) != PGML_OK)
+		(rc = trees_hp_int_min(hp, "n_iter_no_change", 0, 1, INT32_MAX, &out->n_iter_no_change, err)) != PGML_OK ||
+		(rc = trees_hp_real_in(hp, "tol", 1e-4, 0.0, false, INFINITY, false, &out->tol, err)) != PGML_OK)
 		return rc;
 	if (!classifier &&
-		(rc = hp_real_in(hp, "alpha", 0.9, 0.0, true, 1.0, true, &out->alpha, err)) != PGML_OK)
+		(rc = trees_hp_real_in(hp, "alpha", 0.9, 0.0, true, 1.0, true, &out->alpha, err)) != PGML_OK)
 		return rc;
 	out->crit = strcmp(crit, "friedman_mse") == 0 ? CRIT_FRIEDMAN : CRIT_MSE;
 	out->loss = strcmp(loss, "squared_error") == 0 ? LOSS_SQUARED : strcmp(loss, "absolute_error") == 0 ?
@@ -2424,7 +2351,7 @@ parse_gb(const json_t *hp, bool classifier, int n_classes, uint64_t seed, trees_
 			return PGML_ERR_NOT_SUPPORTED;
 		}
 		if (strcmp(json_string_value(init), "zero") != 0)
-			return hp_invalid(err, "init", init, "null or \"zero\"");
+			return trees_hp_invalid(err, "init", init, "null or \"zero\"");
 		out->init_zero = true;
 	}
 	return PGML_OK;
@@ -2490,8 +2417,8 @@ resolve_spec(const trees_hp *hp, bool random_split, size_t n, size_t p, tree_spe
  * ------------------------------------------------------------------------------------------------- */
 
 /* Common start of a fit: the task is supported, the keys are known, the data are sound. */
-static pgml_status
-fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data *d, void **state,
+pgml_status
+trees_fit_begin(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data *d, void **state,
 		  pgml_err *err)
 {
 	const char *const *keys;
@@ -2582,6 +2509,7 @@ typedef struct forest_job
 	const trees_hp *hp;
 	const uint64_t *seeds;		/* per tree */
 	const double *class_w;		/* class weights for every tree, or NULL */
+	const trees_bagging_opts *bag;	/* bagging's sampling, or NULL */
 	size_t		n_boot;
 	size_t		round_start;
 	builder    *builders;		/* per worker */
@@ -2592,6 +2520,51 @@ typedef struct forest_job
 	atomic_bool failed;
 } forest_job;
 
+/*
+ * Bagging's sample of a tree, drawn from r: row weights into w (n: draw counts, or 1 for rows drawn without
+ * replacement) and then the features it may use into active[0, *n_active) in ascending order (mark: p bytes
+ * of zeros, left zeroed). Floyd's algorithm draws without replacement.
+ */
+static void
+bag_sample(const trees_bagging_opts *o, size_t n, size_t p, rng *r, double *w, uint8_t *mark, uint32_t *active,
+		   size_t *n_active)
+{
+	size_t		k = 0;
+
+	memset(w, 0, n * sizeof(double));
+	if (o->bootstrap)
+		for (size_t i = 0; i < o->max_samples; i++)
+			w[trees_rng_below(r, n)] += 1.0;
+	else
+	{
+		for (size_t j = n - o->max_samples; j < n; j++)
+		{
+			size_t		t = trees_rng_below(r, j + 1);
+
+			w[w[t] > 0 ? j : t] = 1.0;
+		}
+	}
+	if (o->bootstrap_features)
+		for (size_t i = 0; i < o->max_features; i++)
+			mark[trees_rng_below(r, p)] = 1;
+	else
+	{
+		for (size_t j = p - o->max_features; j < p; j++)
+		{
+			size_t		t = trees_rng_below(r, j + 1);
+
+			mark[mark[t] ? j : t] = 1;
+		}
+	}
+	for (size_t f = 0; f < p; f++)
+	{
+		if (mark[f])
+			active[k++] = (uint32_t) f;
+		mark[f] = 0;
+	}
+	*n_active = k;
+}
+
 /* The row weights of a tree into b->w: bootstrap counts drawn first from its generator, class weights. */
 static void
 forest_weights(const forest_job *job, builder *b)
@@ -2600,11 +2573,16 @@ forest_weights(const forest_job *job, builder *b)
 	size_t		n = in->n;
 	double	   *w = b->w;
 
+	if (job->bag != NULL)
+	{
+		bag_sample(job->bag, n, in->p, &b->rng, w, b->is_const, b->active, &b->n_active);
+		return;
+	}
 	if (job->hp->bootstrap)
 	{
 		memset(w, 0, n * sizeof(double));
 		for (size_t k = 0; k < job->n_boot; k++)
-			w[rng_below(&b->rng, n)] += 1.0;
+			w[trees_rng_below(&b->rng, n)] += 1.0;
 		if (job->hp->class_weight == CW_BALANCED_SUBSAMPLE)
 		{
 			/* "balanced" over this tree's sample: n_boot / (classes present · draws of the class) */
@@ -2644,7 +2622,7 @@ forest_work(void *ctx, size_t begin, size_t end, int worker)
 	{
 		if (atomic_load(&job->abort))
 			return;
-		rng_seed(&b->rng, job->seeds[job->round_start + i]);
+		trees_rng_seed(&b->rng, job->seeds[job->round_start + i]);
 		forest_weights(job, b);
 		builder_grow(b, &job->slots[i]);
 		if (b->cancelled || b->failed)
@@ -2667,31 +2645,46 @@ forest_oob(const trees_state *st, const forest_job *job, const pgml_data *train,
 	double	   *acc = pgml_calloc(n * nv, sizeof(double));
 	uint32_t   *cnt = pgml_calloc(n, sizeof(uint32_t));
 	uint8_t    *inbag = pgml_malloc(n);
+	double	   *bw = job->bag ? pgml_malloc(n * sizeof(double)) : NULL;
+	uint8_t    *mark = job->bag ? pgml_calloc(in->p, 1) : NULL;
+	uint32_t   *active = job->bag ? pgml_malloc(in->p * sizeof(uint32_t)) : NULL;
 	size_t		scored = 0;
 	double		score = 0;
 
-	if (acc == NULL || cnt == NULL || inbag == NULL)
+	if (acc == NULL || cnt == NULL || inbag == NULL || (job->bag && (bw == NULL || mark == NULL || active == NULL)))
 	{
 		pgml_free(acc);
 		pgml_free(cnt);
 		pgml_free(inbag);
+		pgml_free(bw);
+		pgml_free(mark);
+		pgml_free(active);
 		return out_of_memory(err);
 	}
 	for (size_t t = 0; t < st->n_trees; t++)
 	{
 		rng			r;
 
-		rng_seed(&r, job->seeds[t]);
+		trees_rng_seed(&r, job->seeds[t]);
 		memset(inbag, 0, n);
-		for (size_t k = 0; k < job->n_boot; k++)
-			inbag[rng_below(&r, n)] = 1;
+		if (job->bag != NULL)
+		{
+			size_t		n_active;
+
+			bag_sample(job->bag, n, in->p, &r, bw, mark, active, &n_active);
+			for (size_t i = 0; i < n; i++)
+				inbag[i] = bw[i] > 0;
+		}
+		else
+			for (size_t k = 0; k < job->n_boot; k++)
+				inbag[trees_rng_below(&r, n)] = 1;
 		for (size_t i = 0; i < n; i++)
 		{
 			const double *v;
 
 			if (inbag[i])
 				continue;
-			v = st->trees[t].values + (size_t) tree_leaf(&st->trees[t], train->x + i * in->p) * nv;
+			v = st->trees[t].values + (size_t) trees_tree_leaf(&st->trees[t], train->x + i * in->p) * nv;
 			for (size_t k = 0; k < nv; k++)
 				acc[i * nv + k] += v[k];
 			cnt[i]++;
@@ -2756,8 +2749,15 @@ forest_oob(const trees_state *st, const forest_job *job, const pgml_data *train,
 	pgml_free(acc);
 	pgml_free(cnt);
 	pgml_free(inbag);
+	pgml_free(bw);
+	pgml_free(mark);
+	pgml_free(active);
 	return PGML_OK;
 }
+
+static pgml_status forest_grow(const pgml_algorithm *algo, trees_kind kind, const pgml_fit_args *args,
+							   const pgml_data *train, const trees_hp *hpp, size_t n_boot,
+							   const trees_bagging_opts *bag, json_t *params, void **state, pgml_err *err);
 
 /* Fits RandomForest* (extra = false) or ExtraTrees*. */
 static pgml_status
@@ -2766,38 +2766,16 @@ forest_fit(const pgml_algorithm *algo, bool extra, const pgml_fit_args *args, co
 {
 	bool		classifier;
 	trees_hp	hp;
-	tree_spec	spec;
-	tree_input	in;
-	forest_job	job;
-	rng			master;
 	size_t		n;
-	size_t		p;
-	size_t		nv;
 	size_t		n_boot;
-	size_t		cap_rows;
-	size_t		n_builders;
-	size_t		n_slots;
-	size_t		n_est;
-	float	   *xcol = NULL;
-	entry	   *sorted = NULL;
-	uint32_t   *cls = NULL;
-	double	   *y = NULL;
-	double	   *class_w = NULL;
-	uint64_t   *seeds = NULL;
-	builder    *builders = NULL;
-	slot	   *slots = NULL;
-	trees_state *st = NULL;
 	pgml_status rc;
 
-	if ((rc = fit_begin(algo, args, train, state, err)) != PGML_OK)
+	if ((rc = trees_fit_begin(algo, args, train, state, err)) != PGML_OK)
 		return rc;
 	classifier = args->task == PGML_TASK_CLASSIFICATION;
 	if ((rc = parse_forest(args->hyperparams, classifier, extra, args->seed, &hp, err)) != PGML_OK)
 		return rc;
 	n = train->n_rows;
-	p = train->n_features;
-	nv = classifier ? (size_t) args->n_classes : train->n_targets;
-	n_est = (size_t) hp.n_estimators;
 	n_boot = n;
 	if (hp.bootstrap && hp.max_samples.given)
 	{
@@ -2817,16 +2795,57 @@ forest_fit(const pgml_algorithm *algo, bool extra, const pgml_fit_args *args, co
 		else
 			n_boot = (size_t) hp.max_samples.count;
 	}
+	return forest_grow(algo, extra ? TREES_KIND_EXTRA_TREES : TREES_KIND_RANDOM_FOREST, args, train, &hp, n_boot,
+					   NULL, NULL, state, err);
+}
+
+/*
+ * Grows the trees of a forest (random_forest, extra_trees) or of bagging (bag given, kind
+ * TREES_KIND_BAGGING: params, stolen, are its effective hyperparameters) in parallel.
+ */
+static pgml_status
+forest_grow(const pgml_algorithm *algo, trees_kind kind, const pgml_fit_args *args, const pgml_data *train,
+			const trees_hp *hpp, size_t n_boot, const trees_bagging_opts *bag, json_t *params, void **state,
+			pgml_err *err)
+{
+	bool		classifier = args->task == PGML_TASK_CLASSIFICATION;
+	bool		extra = kind == TREES_KIND_EXTRA_TREES;
+	trees_hp	hp = *hpp;
+	tree_spec	spec;
+	tree_input	in;
+	forest_job	job;
+	rng			master;
+	size_t		n = train->n_rows;
+	size_t		p = train->n_features;
+	size_t		nv = classifier ? (size_t) args->n_classes : train->n_targets;
+	size_t		cap_rows;
+	size_t		n_builders;
+	size_t		n_slots = 0;
+	size_t		n_est = (size_t) hp.n_estimators;
+	float	   *xcol = NULL;
+	entry	   *sorted = NULL;
+	uint32_t   *cls = NULL;
+	double	   *y = NULL;
+	double	   *class_w = NULL;
+	uint64_t   *seeds = NULL;
+	builder    *builders = NULL;
+	slot	   *slots = NULL;
+	trees_state *st = NULL;
+	pgml_status rc;
+
 	resolve_spec(&hp, extra, n, p, &spec);
 	cap_rows = n_boot < n ? n_boot : n;
 
 	memset(&job, 0, sizeof(job));
 	st = pgml_calloc(1, sizeof(trees_state));
 	if (st == NULL)
+	{
+		json_decref(params);
 		return out_of_memory(err);
-	st->kind = extra ? KIND_EXTRA_TREES : KIND_RANDOM_FOREST;
+	}
+	st->kind = kind;
 	st->task = args->task;
-	st->output = OUT_MEAN;
+	st->output = TREES_OUT_MEAN;
 	st->n_features = p;
 	st->n_values = nv;
 	st->n_outputs = nv;
@@ -2911,14 +2930,15 @@ forest_fit(const pgml_algorithm *algo, bool extra, const pgml_fit_args *args, co
 			goto done;
 		}
 	}
-	rng_seed(&master, hp.seed);
+	trees_rng_seed(&master, hp.seed);
 	for (size_t t = 0; t < n_est; t++)
-		seeds[t] = rng_next(&master);
+		seeds[t] = trees_rng_next(&master);
 
 	job.in = &in;
 	job.hp = &hp;
 	job.seeds = seeds;
 	job.class_w = class_w;
+	job.bag = bag;
 	job.n_boot = n_boot;
 	job.builders = builders;
 	job.n_builders = n_builders;
@@ -2952,9 +2972,10 @@ forest_fit(const pgml_algorithm *algo, bool extra, const pgml_fit_args *args, co
 	}
 	if (hp.oob_score && (rc = forest_oob(st, &job, train, algo->name, err)) != PGML_OK)
 		goto done;
-	st->params = effective_params(args->hyperparams,
-								  extra ? (classifier ? et_classifier_defaults : et_regressor_defaults) :
-								  (classifier ? rf_classifier_defaults : rf_regressor_defaults));
+	st->params = params != NULL ? params : trees_effective_params(args->hyperparams,
+																  extra ? (classifier ? et_classifier_defaults : et_regressor_defaults) :
+																  (classifier ? rf_classifier_defaults : rf_regressor_defaults));
+	params = NULL;
 	if (st->params == NULL)
 	{
 		rc = out_of_memory(err);
@@ -2977,7 +2998,28 @@ done:
 	pgml_free(class_w);
 	pgml_free(seeds);
 	trees_free(st);
+	json_decref(params);
 	return rc;
+}
+
+pgml_status
+trees_bagging_fit(const pgml_algorithm *algo, const pgml_fit_args *args, const pgml_data *train,
+				  const trees_bagging_opts *opts, json_t *params, void **state, pgml_err *err)
+{
+	trees_hp	hp;
+
+	memset(&hp, 0, sizeof(hp));
+	*state = NULL;
+	hp.crit = args->task == PGML_TASK_CLASSIFICATION ? CRIT_GINI : CRIT_MSE;
+	hp.min_samples_split.count = 2;
+	hp.min_samples_leaf.count = 1;
+	hp.mf_mode = MF_ALL;
+	hp.n_estimators = (int64_t) opts->n_estimators;
+	hp.verbose = opts->verbose;
+	hp.seed = opts->seed;
+	hp.bootstrap = opts->bootstrap;
+	hp.oob_score = opts->oob_score;
+	return forest_grow(algo, TREES_KIND_BAGGING, args, train, &hp, opts->max_samples, opts, params, state, err);
 }
 
 static pgml_status
@@ -2990,6 +3032,111 @@ static pgml_status
 extra_trees_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err *err)
 {
 	return forest_fit(&pgml_algo_extra_trees, true, args, train, state, err);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Single CART trees for other ensembles (trees.h)
+ * ------------------------------------------------------------------------------------------------- */
+
+struct trees_cart
+{
+	tree_spec	spec;
+	tree_input	in;
+	float	   *xcol;
+	entry	   *sorted;
+	uint32_t   *cls;
+	double	   *y;
+	builder		b;
+	slot		s;
+};
+
+void
+trees_cart_free(trees_cart *c)
+{
+	if (c == NULL)
+		return;
+	builder_free(&c->b);
+	slot_free(&c->s);
+	pgml_free(c->xcol);
+	pgml_free(c->sorted);
+	pgml_free(c->cls);
+	pgml_free(c->y);
+	pgml_free(c);
+}
+
+pgml_status
+trees_cart_new(const pgml_data *d, bool classification, int n_classes, size_t max_depth, pgml_pool *pool,
+			   trees_cart **out, pgml_err *err)
+{
+	trees_cart *c = pgml_calloc(1, sizeof(trees_cart));
+	size_t		n = d->n_rows;
+	size_t		p = d->n_features;
+	pgml_status rc = PGML_OK;
+
+	*out = NULL;
+	if (c == NULL)
+		return out_of_memory(err);
+	c->spec.crit = classification ? CRIT_GINI : CRIT_MSE;
+	c->spec.max_features = p;
+	c->spec.max_depth = max_depth > 0 ? max_depth : SIZE_MAX;
+	c->spec.min_samples_split = 2;
+	c->spec.min_samples_leaf = 1;
+	c->xcol = columns_of(d->x, p, NULL, n);
+	if (classification)
+		c->cls = pgml_malloc(n * sizeof(uint32_t));
+	else
+		c->y = pgml_malloc(n * sizeof(double));
+	if (c->xcol == NULL || (classification ? c->cls == NULL : c->y == NULL))
+	{
+		trees_cart_free(c);
+		return out_of_memory(err);
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		if (classification)
+			c->cls[i] = (uint32_t) d->y[i];
+		else
+			c->y[i] = d->y[i * d->n_targets];
+	}
+	if (use_presort(&c->spec, n, p, 1))
+		rc = presort_columns(c->xcol, n, p, pool, &c->sorted, err);
+	if (rc != PGML_OK)
+	{
+		trees_cart_free(c);
+		return rc;
+	}
+	c->in.n = n;
+	c->in.p = p;
+	c->in.nv = classification ? (size_t) n_classes : 1;
+	c->in.classification = classification;
+	c->in.xcol = c->xcol;
+	c->in.sorted = c->sorted;
+	c->in.cls = c->cls;
+	c->in.y = c->y;
+	if (!builder_alloc(&c->b, &c->spec, &c->in, n, (size_t) pgml_pool_size(pool), pool) ||
+		!slot_alloc(&c->s, c->b.cap_nodes, c->in.nv))
+	{
+		trees_cart_free(c);
+		return out_of_memory(err);
+	}
+	*out = c;
+	return PGML_OK;
+}
+
+pgml_status
+trees_cart_grow(trees_cart *c, const double *w, uint64_t seed, trees_tree *t, pgml_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	memcpy(c->b.w, w, c->in.n * sizeof(double));
+	trees_rng_seed(&c->b.rng, seed);
+	builder_grow(&c->b, &c->s);
+	if (c->b.cancelled)
+		return pgml_error(err, PGML_ERR_CANCELLED, "canceling statement due to user request");
+	if (c->b.failed)
+		return pgml_error(err, PGML_ERR_INTERNAL, "growing a tree failed");
+	if (!tree_from_slot(&c->s, c->in.nv, t))
+		return out_of_memory(err);
+	return PGML_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -3347,52 +3494,26 @@ gb_leaf_values(gb_ctx *g, size_t k)
 	}
 }
 
-/* Splits the rows for early stopping (stratified for classification); all rows train otherwise. */
-static pgml_status
-gb_split(gb_ctx *g, int n_classes, pgml_err *err)
+pgml_status
+trees_holdout(const float *cls, size_t N, int n_classes, size_t n_val, trees_rng *gen, uint8_t *is_val,
+			  size_t *n_val_out, pgml_err *err)
 {
-	size_t		N = g->data->n_rows;
-	size_t		n_val;
-	uint8_t    *is_val;
-	size_t		a = 0;
-	size_t		v = 0;
+	uint32_t   *perm = pgml_malloc(N * sizeof(uint32_t));
 
-	if (g->hp->n_iter_no_change == 0)
-	{
-		g->n = N;
-		g->n_val = 0;
-		g->train_rows = pgml_malloc(N * sizeof(uint32_t));
-		if (g->train_rows == NULL)
-			return out_of_memory(err);
-		for (size_t i = 0; i < N; i++)
-			g->train_rows[i] = (uint32_t) i;
-		return PGML_OK;
-	}
-	n_val = (size_t) ceil(g->hp->validation_fraction * (double) N);
-	if (n_val == 0 || n_val >= N)
-	{
-		pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "validation_fraction leaves no rows to %s",
-				   n_val == 0 ? "validate on" : "train on");
-		pgml_err_detail(err, "Early stopping holds out %zu of the %zu rows.", n_val, N);
-		return PGML_ERR_INVALID_ARGUMENT;
-	}
-	is_val = pgml_calloc(N, 1);
-	g->perm = pgml_malloc(N * sizeof(uint32_t));
-	if (is_val == NULL || g->perm == NULL)
-	{
-		pgml_free(is_val);
+	*n_val_out = 0;
+	if (perm == NULL)
 		return out_of_memory(err);
-	}
-	if (!g->classifier)
+	memset(is_val, 0, N);
+	if (cls == NULL)
 	{
 		for (size_t i = 0; i < N; i++)
-			g->perm[i] = (uint32_t) i;
+			perm[i] = (uint32_t) i;
 		for (size_t i = 0; i < n_val; i++)
 		{
-			size_t		j = i + rng_below(&g->rng, N - i);
+			size_t		j = i + trees_rng_below(gen, N - i);
 
-			swap_u32(g->perm, i, j);
-			is_val[g->perm[i]] = 1;
+			swap_u32(perm, i, j);
+			is_val[perm[i]] = 1;
 		}
 	}
 	else
@@ -3407,21 +3528,18 @@ gb_split(gb_ctx *g, int n_classes, pgml_err *err)
 
 		if (count == NULL || take == NULL || first == NULL)
 		{
-			pgml_free(count);
-			pgml_free(take);
-			pgml_free(first);
-			pgml_free(is_val);
-			return out_of_memory(err);
+			frc = out_of_memory(err);
+			goto strat_fail;
 		}
 		for (size_t i = 0; i < N; i++)
-			count[(size_t) g->data->y[i]]++;
+			count[(size_t) cls[i]]++;
 		for (size_t k = 0; k < K; k++)
 		{
 			if (count[k] < 2)
 			{
 				frc = pgml_error(err, PGML_ERR_DATA, "early stopping needs at least two rows of every class");
 				pgml_err_detail(err, "Class %zu has %zu row%s.", k, count[k], count[k] == 1 ? "" : "s");
-				pgml_err_hint(err, "Set n_iter_no_change to null.");
+				pgml_err_hint(err, "Turn early stopping off.");
 				goto strat_fail;
 			}
 		}
@@ -3464,17 +3582,17 @@ gb_split(gb_ctx *g, int n_classes, pgml_err *err)
 		memset(count, 0, K * sizeof(size_t));
 		for (size_t i = 0; i < N; i++)
 		{
-			size_t		k = (size_t) g->data->y[i];
+			size_t		k = (size_t) cls[i];
 
-			g->perm[first[k] + count[k]++] = (uint32_t) i;
+			perm[first[k] + count[k]++] = (uint32_t) i;
 		}
 		for (size_t k = 0; k < K; k++)
 		{
-			uint32_t   *grp = g->perm + first[k];
+			uint32_t   *grp = perm + first[k];
 
 			for (size_t i = 0; i < take[k]; i++)
 			{
-				size_t		j = i + rng_below(&g->rng, count[k] - i);
+				size_t		j = i + trees_rng_below(gen, count[k] - i);
 
 				swap_u32(grp, i, j);
 				is_val[grp[i]] = 1;
@@ -3489,10 +3607,56 @@ strat_fail:
 		pgml_free(count);
 		pgml_free(take);
 		pgml_free(first);
-		pgml_free(is_val);
+		pgml_free(perm);
 		return frc;
 strat_done:
 		;
+	}
+	pgml_free(perm);
+	*n_val_out = n_val;
+	return PGML_OK;
+}
+
+/* Splits the rows for early stopping (stratified for classification); all rows train otherwise. */
+static pgml_status
+gb_split(gb_ctx *g, int n_classes, pgml_err *err)
+{
+	size_t		N = g->data->n_rows;
+	size_t		n_val;
+	uint8_t    *is_val;
+	size_t		a = 0;
+	size_t		v = 0;
+	pgml_status rc;
+
+	if (g->hp->n_iter_no_change == 0)
+	{
+		g->n = N;
+		g->n_val = 0;
+		g->train_rows = pgml_malloc(N * sizeof(uint32_t));
+		if (g->train_rows == NULL)
+			return out_of_memory(err);
+		for (size_t i = 0; i < N; i++)
+			g->train_rows[i] = (uint32_t) i;
+		return PGML_OK;
+	}
+	n_val = (size_t) ceil(g->hp->validation_fraction * (double) N);
+	if (n_val == 0 || n_val >= N)
+	{
+		pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "validation_fraction leaves no rows to %s",
+				   n_val == 0 ? "validate on" : "train on");
+		pgml_err_detail(err, "Early stopping holds out %zu of the %zu rows.", n_val, N);
+		return PGML_ERR_INVALID_ARGUMENT;
+	}
+	is_val = pgml_malloc(N);
+	if (is_val == NULL)
+		return out_of_memory(err);
+	rc = trees_holdout(g->classifier ? g->data->y : NULL, N, n_classes, n_val, &g->rng, is_val, &n_val, err);
+	if (rc != PGML_OK)
+	{
+		if (rc == PGML_ERR_DATA)
+			pgml_err_hint(err, "Set n_iter_no_change to null.");
+		pgml_free(is_val);
+		return rc;
 	}
 	g->n_val = n_val;
 	g->n = N - n_val;
@@ -3550,7 +3714,7 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 	pgml_status rc;
 
 	memset(&g, 0, sizeof(g));
-	if ((rc = fit_begin(&pgml_algo_gradient_boosting_trees, args, train, state, err)) != PGML_OK)
+	if ((rc = trees_fit_begin(&pgml_algo_gradient_boosting_trees, args, train, state, err)) != PGML_OK)
 		return rc;
 	g.classifier = args->task == PGML_TASK_CLASSIFICATION;
 	if ((rc = parse_gb(args->hyperparams, g.classifier, args->n_classes, args->seed, &hp, err)) != PGML_OK)
@@ -3566,7 +3730,7 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 	g.p = p = train->n_features;
 	g.K = K = g.classifier && args->n_classes > 2 ? (size_t) args->n_classes : 1;
 	n_est = (size_t) hp.n_estimators;
-	rng_seed(&g.rng, hp.seed);
+	trees_rng_seed(&g.rng, hp.seed);
 	tree_seed = hp.seed ^ 0x5deece66dULL;
 	if ((rc = gb_split(&g, args->n_classes, err)) != PGML_OK)
 		goto done;
@@ -3579,10 +3743,10 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 		rc = out_of_memory(err);
 		goto done;
 	}
-	st->kind = KIND_GRADIENT_BOOSTING;
+	st->kind = TREES_KIND_GRADIENT_BOOSTING;
 	st->task = args->task;
-	st->output = !g.classifier ? OUT_RAW : hp.loss == LOSS_EXPONENTIAL ? OUT_EXPONENTIAL :
-		K == 1 ? OUT_SIGMOID : OUT_SOFTMAX;
+	st->output = !g.classifier ? TREES_OUT_RAW : hp.loss == LOSS_EXPONENTIAL ? TREES_OUT_EXPONENTIAL :
+		K == 1 ? TREES_OUT_SIGMOID : TREES_OUT_SOFTMAX;
 	st->n_features = p;
 	st->n_values = 1;
 	st->n_outputs = !g.classifier ? 1 : K == 1 ? 2 : K;
@@ -3637,7 +3801,7 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 		rc = out_of_memory(err);
 		goto done;
 	}
-	rng_seed(&g.b.rng, splitmix64(&tree_seed));
+	trees_rng_seed(&g.b.rng, trees_splitmix64(&tree_seed));
 
 	gb_init(&g, st->init);
 	for (size_t i = 0; i < n; i++)
@@ -3658,7 +3822,7 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 			memset(g.b.w, 0, n * sizeof(double));
 			for (size_t i = 0; i < n_inbag; i++)
 			{
-				size_t		j = i + rng_below(&g.rng, n - i);
+				size_t		j = i + trees_rng_below(&g.rng, n - i);
 
 				swap_u32(g.perm, i, j);
 				g.b.w[g.perm[i]] = 1.0;
@@ -3707,12 +3871,12 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 					if (g.b.w[i] > 0)
 						continue;
 					g.raw[i * K + k] += hp.learning_rate *
-						g.s.sums[tree_leaf(&view, train->x + (size_t) g.train_rows[i] * p)];
+						g.s.sums[trees_tree_leaf(&view, train->x + (size_t) g.train_rows[i] * p)];
 				}
 			}
 			for (size_t i = 0; i < g.n_val; i++)
 				g.raw_val[i * K + k] += hp.learning_rate *
-					g.s.sums[tree_leaf(&view, train->x + (size_t) g.val_rows[i] * p)];
+					g.s.sums[trees_tree_leaf(&view, train->x + (size_t) g.val_rows[i] * p)];
 			if (!tree_from_slot(&g.s, 1, t))
 			{
 				rc = out_of_memory(err);
@@ -3739,7 +3903,7 @@ gb_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_err
 			history[stage % (size_t) hp.n_iter_no_change] = loss;
 		}
 	}
-	st->params = effective_params(args->hyperparams, g.classifier ? gb_classifier_defaults : gb_regressor_defaults);
+	st->params = trees_effective_params(args->hyperparams, g.classifier ? gb_classifier_defaults : gb_regressor_defaults);
 	if (st->params == NULL)
 	{
 		rc = out_of_memory(err);
@@ -3760,7 +3924,7 @@ done:
  * Predict, params, save, load
  * ------------------------------------------------------------------------------------------------- */
 
-static size_t
+size_t
 trees_n_outputs(const void *state)
 {
 	const trees_state *st = state;
@@ -3768,14 +3932,104 @@ trees_n_outputs(const void *state)
 	return st ? st->n_outputs : 0;
 }
 
+/* Converts a row's accumulated raw values z (per_stage of them) into the output row o. */
+static void
+finish_additive(const trees_state *st, double *z, float *o)
+{
+	size_t		width = st->per_stage;
+
+	switch (st->output)
+	{
+		case TREES_OUT_SIGMOID:
+		case TREES_OUT_EXPONENTIAL:
+			{
+				double		q = sigmoid(st->output == TREES_OUT_SIGMOID ? z[0] : 2 * z[0]);
+
+				o[0] = (float) (1 - q);
+				o[1] = (float) q;
+			}
+			break;
+		case TREES_OUT_SOFTMAX:
+			softmax(z, width, z);
+			for (size_t k = 0; k < width; k++)
+				o[k] = (float) z[k];
+			break;
+		case TREES_OUT_EXP:
+			o[0] = (float) exp(z[0] < 700 ? z[0] : 700);
+			break;
+		default:
+			o[0] = (float) z[0];
+			break;
+	}
+}
+
+/* AdaBoost classifier: decision sums d (K values, overwritten) into probabilities o, as scikit-learn. */
+static void
+finish_samme(size_t K, double *d, float *o)
+{
+	if (K == 2)
+	{
+		double		delta = d[1] - d[0];
+
+		d[0] = -delta / 2;
+		d[1] = delta / 2;
+	}
+	else
+		for (size_t k = 0; k < K; k++)
+			d[k] /= (double) (K - 1);
+	softmax(d, K, d);
+	for (size_t k = 0; k < K; k++)
+		o[k] = (float) d[k];
+}
+
+typedef struct ranked
+{
+	double		v;
+	double		w;
+} ranked;
+
+static int
+cmp_ranked(const void *a, const void *b)
+{
+	double		x = ((const ranked *) a)->v;
+	double		y = ((const ranked *) b)->v;
+
+	return (x > y) - (x < y);
+}
+
+/* AdaBoost.R2: the prediction of the tree at which the cumulative weight (trees by prediction) reaches half. */
+static double
+weighted_median(const trees_state *st, const float *x, ranked *buf)
+{
+	double		total = 0;
+	double		cum = 0;
+
+	for (size_t t = 0; t < st->n_trees; t++)
+	{
+		buf[t].v = st->trees[t].values[trees_tree_leaf(&st->trees[t], x)];
+		buf[t].w = st->tree_weights[t];
+	}
+	qsort(buf, st->n_trees, sizeof(ranked), cmp_ranked);
+	for (size_t t = 0; t < st->n_trees; t++)
+		total += buf[t].w;
+	for (size_t t = 0; t < st->n_trees; t++)
+	{
+		cum += buf[t].w;
+		if (cum >= 0.5 * total)
+			return buf[t].v;
+	}
+	return buf[st->n_trees - 1].v;
+}
+
 /* Predicts n_rows rows, a block of rows at a time through every tree. */
-static pgml_status
+pgml_status
 trees_predict(const void *state, const float *x, size_t n_rows, size_t n_features, float *out, pgml_err *err)
 {
 	const trees_state *st = state;
-	bool		boosting;
+	bool		additive;
 	size_t		width;
 	double	   *acc;
+	ranked	   *buf = NULL;
 
 	if (st == NULL)
 		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "model is not fitted");
@@ -3790,17 +4044,28 @@ trees_predict(const void *state, const float *x, size_t n_rows, size_t n_feature
 		return PGML_OK;
 	if (x == NULL || out == NULL)
 		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "no input to predict");
-	boosting = st->kind == KIND_GRADIENT_BOOSTING;
-	width = boosting ? st->per_stage : st->n_values;
+	additive = output_is_additive(st->output);
+	width = additive ? st->per_stage : st->n_values;
 	acc = pgml_malloc(PREDICT_BLOCK * width * sizeof(double));
-	if (acc == NULL)
+	if (st->output == TREES_OUT_WEIGHTED_MEDIAN)
+		buf = pgml_malloc(st->n_trees * sizeof(ranked));
+	if (acc == NULL || (st->output == TREES_OUT_WEIGHTED_MEDIAN && buf == NULL))
+	{
+		pgml_free(acc);
+		pgml_free(buf);
 		return out_of_memory(err);
+	}
 	for (size_t r0 = 0; r0 < n_rows; r0 += PREDICT_BLOCK)
 	{
 		size_t		nb = n_rows - r0 < PREDICT_BLOCK ? n_rows - r0 : PREDICT_BLOCK;
 		const float *xb = x + r0 * n_features;
 
-		if (boosting)
+		if (st->output == TREES_OUT_WEIGHTED_MEDIAN)
+		{
+			for (size_t i = 0; i < nb; i++)
+				out[r0 + i] = (float) weighted_median(st, xb + i * n_features, buf);
+		}
+		else if (additive)
 		{
 			for (size_t i = 0; i < nb; i++)
 				memcpy(acc + i * width, st->init, width * sizeof(double));
@@ -3810,34 +4075,10 @@ trees_predict(const void *state, const float *x, size_t n_rows, size_t n_feature
 				size_t		k = t % width;
 
 				for (size_t i = 0; i < nb; i++)
-					acc[i * width + k] += st->learning_rate * tr->values[tree_leaf(tr, xb + i * n_features)];
+					acc[i * width + k] += st->learning_rate * tr->values[trees_tree_leaf(tr, xb + i * n_features)];
 			}
 			for (size_t i = 0; i < nb; i++)
-			{
-				double	   *z = acc + i * width;
-				float	   *o = out + (r0 + i) * st->n_outputs;
-
-				switch (st->output)
-				{
-					case OUT_SIGMOID:
-					case OUT_EXPONENTIAL:
-						{
-							double		q = sigmoid(st->output == OUT_SIGMOID ? z[0] : 2 * z[0]);
-
-							o[0] = (float) (1 - q);
-							o[1] = (float) q;
-						}
-						break;
-					case OUT_SOFTMAX:
-						softmax(z, width, z);
-						for (size_t k = 0; k < width; k++)
-							o[k] = (float) z[k];
-						break;
-					default:
-						o[0] = (float) z[0];
-						break;
-				}
-			}
+				finish_additive(st, acc + i * width, out + (r0 + i) * st->n_outputs);
 		}
 		else
 		{
@@ -3848,22 +4089,27 @@ trees_predict(const void *state, const float *x, size_t n_rows, size_t n_feature
 
 				for (size_t i = 0; i < nb; i++)
 				{
-					const double *v = tr->values + (size_t) tree_leaf(tr, xb + i * n_features) * width;
+					const double *v = tr->values + (size_t) trees_tree_leaf(tr, xb + i * n_features) * width;
 					double	   *a = acc + i * width;
 
 					for (size_t k = 0; k < width; k++)
 						a[k] += v[k];
 				}
 			}
-			for (size_t i = 0; i < nb * width; i++)
-				out[r0 * width + i] = (float) (acc[i] / (double) st->n_trees);
+			if (st->output == TREES_OUT_SAMME)
+				for (size_t i = 0; i < nb; i++)
+					finish_samme(width, acc + i * width, out + (r0 + i) * width);
+			else
+				for (size_t i = 0; i < nb * width; i++)
+					out[r0 * width + i] = (float) (acc[i] / (double) st->n_trees);
 		}
 	}
 	pgml_free(acc);
+	pgml_free(buf);
 	return PGML_OK;
 }
 
-static json_t *
+json_t *
 trees_params(const void *state)
 {
 	const trees_state *st = state;
@@ -3872,7 +4118,7 @@ trees_params(const void *state)
 }
 
 /* Writes the fitted state (see the layout at the top of the file). */
-static void
+void
 trees_save(const void *state, pgml_buf *out)
 {
 	const trees_state *st = state;
@@ -3910,6 +4156,8 @@ trees_save(const void *state, pgml_buf *out)
 		}
 		pgml_buf_put_f64s(out, tr->values, (size_t) tr->n_leaves * st->n_values);
 	}
+	if (st->output == TREES_OUT_WEIGHTED_MEDIAN)
+		pgml_buf_put_f64s(out, st->tree_weights, st->n_trees);
 	params = st->params ? pgml_json_dumps(st->params) : NULL;
 	if (st->params != NULL && params == NULL)
 		out->failed = true;
@@ -3940,20 +4188,37 @@ static bool
 header_is_valid(unsigned kind, unsigned task, unsigned output, uint64_t n_values, uint64_t n_outputs,
 				uint64_t per_stage)
 {
+	bool		regression = task == PGML_TASK_REGRESSION;
+
 	if (task != PGML_TASK_REGRESSION && task != PGML_TASK_CLASSIFICATION)
 		return false;
 	if (n_values < 1 || n_values > MAX_VALUES || per_stage < 1 || per_stage > MAX_VALUES)
 		return false;
-	if (kind != KIND_GRADIENT_BOOSTING)
-		return output == OUT_MEAN && per_stage == 1 && n_outputs == n_values &&
-			(task == PGML_TASK_REGRESSION || n_values >= 2);
-	if (n_values != 1)
-		return false;
-	if (task == PGML_TASK_REGRESSION)
-		return output == OUT_RAW && per_stage == 1 && n_outputs == 1;
-	if (output == OUT_SIGMOID || output == OUT_EXPONENTIAL)
-		return per_stage == 1 && n_outputs == 2;
-	return output == OUT_SOFTMAX && per_stage >= 3 && n_outputs == per_stage;
+	switch (kind)
+	{
+		case TREES_KIND_RANDOM_FOREST:
+		case TREES_KIND_EXTRA_TREES:
+		case TREES_KIND_BAGGING:
+			return output == TREES_OUT_MEAN && per_stage == 1 && n_outputs == n_values &&
+				(regression || n_values >= 2);
+		case TREES_KIND_ADA_BOOST:
+			if (regression)
+				return output == TREES_OUT_WEIGHTED_MEDIAN && n_values == 1 && per_stage == 1 && n_outputs == 1;
+			return output == TREES_OUT_SAMME && n_values >= 2 && per_stage == 1 && n_outputs == n_values;
+		case TREES_KIND_GRADIENT_BOOSTING:
+		case TREES_KIND_HIST_GRADIENT_BOOSTING:
+		case TREES_KIND_LIGHTGBM:
+			if (n_values != 1)
+				return false;
+			if (regression)
+				return (output == TREES_OUT_RAW || (output == TREES_OUT_EXP && kind != TREES_KIND_GRADIENT_BOOSTING)) &&
+					per_stage == 1 && n_outputs == 1;
+			if (output == TREES_OUT_SIGMOID || (output == TREES_OUT_EXPONENTIAL && kind == TREES_KIND_GRADIENT_BOOSTING))
+				return per_stage == 1 && n_outputs == 2;
+			return output == TREES_OUT_SOFTMAX && per_stage >= 3 && n_outputs == per_stage;
+		default:
+			return false;
+	}
 }
 
 /* Reads and validates one tree. */
@@ -4043,8 +4308,8 @@ fail:
 }
 
 /* Reads a state written by trees_save whose kind is `kind`, validating all of it. */
-static pgml_status
-load_kind(pgml_reader *in, trees_kind kind, void **state, pgml_err *err)
+pgml_status
+trees_load_kind(pgml_reader *in, trees_kind kind, void **state, pgml_err *err)
 {
 	uint32_t	format;
 	unsigned	k;
@@ -4131,6 +4396,17 @@ load_kind(pgml_reader *in, trees_kind kind, void **state, pgml_err *err)
 		if (ok)
 			reason = NULL;
 	}
+	if (reason == NULL && st->output == TREES_OUT_WEIGHTED_MEDIAN)
+	{
+		size_t		n;
+
+		st->tree_weights = pgml_reader_f64s(in, (size_t) n_trees, (size_t) n_trees, &n);
+		if (st->tree_weights == NULL)
+			reason = "Unexpected end of data";
+		for (size_t i = 0; reason == NULL && i < n; i++)
+			if (!(st->tree_weights[i] >= 0) || !isfinite(st->tree_weights[i]))
+				reason = "A tree weight is not a finite non-negative number";
+	}
 	if (reason == NULL)
 	{
 		text = pgml_reader_str(in, MAX_PARAMS_JSON);
@@ -4158,19 +4434,19 @@ load_kind(pgml_reader *in, trees_kind kind, void **state, pgml_err *err)
 static pgml_status
 random_forest_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kind(in, KIND_RANDOM_FOREST, state, err);
+	return trees_load_kind(in, TREES_KIND_RANDOM_FOREST, state, err);
 }
 
 static pgml_status
 extra_trees_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kind(in, KIND_EXTRA_TREES, state, err);
+	return trees_load_kind(in, TREES_KIND_EXTRA_TREES, state, err);
 }
 
 static pgml_status
 gradient_boosting_load(pgml_reader *in, void **state, pgml_err *err)
 {
-	return load_kind(in, KIND_GRADIENT_BOOSTING, state, err);
+	return trees_load_kind(in, TREES_KIND_GRADIENT_BOOSTING, state, err);
 }
 
 /* ---------------------------------------------------------------------------------------------------

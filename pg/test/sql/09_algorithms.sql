@@ -40,8 +40,12 @@ $$;
 
 SELECT alg, try_algorithm('regression', 'pgml.diabetes', 'target', alg,
                           CASE WHEN alg IN ('random_forest', 'extra_trees', 'xgboost', 'xgboost_random_forest', 'gradient_boosting_trees',
-                                            'lightgbm', 'hist_gradient_boosting', 'bagging', 'ada_boost')
-                               THEN '{"n_estimators": 10}'::jsonb ELSE '{}'::jsonb END) AS regression
+                                            'lightgbm', 'bagging', 'ada_boost')
+                               THEN '{"n_estimators": 10}'::jsonb
+                               WHEN alg = 'hist_gradient_boosting' THEN '{"max_iter": 10}'::jsonb
+                               -- nu 0.5 is infeasible for the iris split (a class of 12 rows next to one of 50)
+                               WHEN alg = 'nu_svm' THEN '{"nu": 0.3}'::jsonb
+                               ELSE '{}'::jsonb END) AS regression
 FROM unnest(enum_range(NULL::pgml.algorithm)::text[]) alg
 WHERE alg NOT IN ('kmeans', 'mini_batch_kmeans', 'birch', 'mean_shift', 'affinity_propagation', 'dbscan', 'optics',
                   'spectral', 'spectral_bi', 'spectral_co', 'feature_agglomeration', 'pca', 'transformers')
@@ -49,8 +53,12 @@ ORDER BY alg;
 
 SELECT alg, try_algorithm('classification', 'pgml.iris', 'target', alg,
                           CASE WHEN alg IN ('random_forest', 'extra_trees', 'xgboost', 'xgboost_random_forest', 'gradient_boosting_trees',
-                                            'lightgbm', 'hist_gradient_boosting', 'bagging', 'ada_boost')
-                               THEN '{"n_estimators": 10}'::jsonb ELSE '{}'::jsonb END) AS classification
+                                            'lightgbm', 'bagging', 'ada_boost')
+                               THEN '{"n_estimators": 10}'::jsonb
+                               WHEN alg = 'hist_gradient_boosting' THEN '{"max_iter": 10}'::jsonb
+                               -- nu 0.5 is infeasible for the iris split (a class of 12 rows next to one of 50)
+                               WHEN alg = 'nu_svm' THEN '{"nu": 0.3}'::jsonb
+                               ELSE '{}'::jsonb END) AS classification
 FROM unnest(enum_range(NULL::pgml.algorithm)::text[]) alg
 WHERE alg NOT IN ('kmeans', 'mini_batch_kmeans', 'birch', 'mean_shift', 'affinity_propagation', 'dbscan', 'optics',
                   'spectral', 'spectral_bi', 'spectral_co', 'feature_agglomeration', 'pca', 'transformers')
