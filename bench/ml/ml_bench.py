@@ -42,6 +42,7 @@ def reference(algorithm, task, hp):
         "extra_trees": lambda: ensemble.ExtraTreesRegressor(**hp) if reg else ensemble.ExtraTreesClassifier(**hp),
         "gradient_boosting_trees": lambda: ensemble.GradientBoostingRegressor(**hp) if reg else ensemble.GradientBoostingClassifier(**hp),
         "svm": lambda: svm.SVR(**hp) if reg else svm.SVC(**hp),
+        "hist_gradient_boosting": lambda: ensemble.HistGradientBoostingRegressor(**hp) if reg else ensemble.HistGradientBoostingClassifier(**hp),
         "nu_svm": lambda: svm.NuSVR(**hp) if reg else svm.NuSVC(**hp),
         "linear_svm": lambda: svm.LinearSVR(**hp) if reg else svm.LinearSVC(**hp),
         "knn": lambda: neighbors.KNeighborsRegressor(**hp) if reg else neighbors.KNeighborsClassifier(**hp),
@@ -196,7 +197,7 @@ def main():
                       "gradient_boosting_trees", "svm", "knn"]
         classification = ["linear", "ridge", "xgboost", "random_forest", "extra_trees", "gradient_boosting_trees",
                           "svm", "knn"]
-        fast = ["linear", "ridge", "lasso", "xgboost", "random_forest", "lightgbm"]
+        fast = ["linear", "ridge", "lasso", "xgboost", "random_forest", "lightgbm", "hist_gradient_boosting"]
         results = []
         for name, (task, x, y) in tables.items():
             for alg in regression if task == "regression" else classification:
@@ -206,6 +207,8 @@ def main():
         for alg in fast:
             if not only or alg in only:
                 hp = {"n_estimators": 100} if alg in ("random_forest", "xgboost") else {}
+                if alg == "hist_gradient_boosting":
+                    hp = {"early_stopping": False}
                 bench_one(db, "synthetic_regression", "regression", alg, hp, x_big, y_reg, results)
                 if alg != "lasso":
                     bench_one(db, "synthetic_classification", "classification", alg, hp, x_big, y_clf, results)
