@@ -1,5 +1,5 @@
 /*
- * vectors.c — pgml's vector functions on REAL[] and DOUBLE PRECISION[]: elementwise arithmetic, norms,
+ * arraymath.c — pgml's vector functions on REAL[] and DOUBLE PRECISION[]: elementwise arithmetic, norms,
  * distances, and the elementwise aggregates pgml.sum/min/max/min_abs/max_abs.
  *
  * One C function serves both element types: it reads the type from the array. The SQL declarations fix

@@ -1,4 +1,4 @@
--- pgml: the extension's install script. The build copies it to pgml--<version>.sql.
+-- pgml: the catalog, environment, array-vector and classic ML functions. The build concatenates sql/NN_*.sql, in name order, into pgml--<version>.sql.
 \echo Use "CREATE EXTENSION pgml" to load this file. \quit
 
 ---------------------------------------------------------------------------------------------------------
