@@ -60,6 +60,11 @@ _PG_init(void)
 							PGC_BACKEND, 0,
 							NULL, NULL, NULL);
 
+	/* each subsystem defines its own GUCs */
+	pgml_vector_init();
+	pgml_hnsw_init();
+	pgml_ivfflat_init();
+
 	MarkGUCPrefixReserved("pgml");
 	ml_register_callbacks();
 }

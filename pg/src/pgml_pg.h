@@ -26,6 +26,11 @@
 /* GUCs (pgml.c) */
 extern int	pgml_threads;
 
+/* Called from _PG_init, before the "pgml" GUC prefix is reserved: each defines its subsystem's GUCs. */
+extern void pgml_vector_init(void);
+extern void pgml_hnsw_init(void);
+extern void pgml_ivfflat_init(void);
+
 /*
  * Raise a libpgml error as a PostgreSQL ERROR with its SQLSTATE, message, detail and hint. A cancelled
  * operation first services the pending interrupt, so the user sees PostgreSQL's own cancel message.
