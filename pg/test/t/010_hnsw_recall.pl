@@ -66,7 +66,8 @@ CREATE TABLE items (id bigserial, embedding pgml.halfvec($PgmlVector::DIM));
 INSERT INTO items (embedding) SELECT v::pgml.halfvec($PgmlVector::DIM)
 FROM pgml_test.embedding_like($PgmlVector::N, $PgmlVector::DIM, 42) v;
 CREATE INDEX ON items USING pgml_hnsw (embedding pgml.halfvec_cosine_ops);
-ALTER TABLE queries ALTER COLUMN embedding TYPE pgml.halfvec($PgmlVector::DIM);
+ALTER TABLE queries ALTER COLUMN embedding TYPE pgml.halfvec($PgmlVector::DIM)
+  USING embedding::pgml.halfvec($PgmlVector::DIM);
 });
 	my $half = recall($node);
 	cmp_ok($half, '>=', $recall - 0.05, "halfvec recall\@10 $half is within 5% of vector's $recall");

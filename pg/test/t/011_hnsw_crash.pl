@@ -32,9 +32,9 @@ cmp_ok($rows, '>=', $PgmlVector::N + 300, "the committed rows survived ($rows)")
 is(index_problems($node, 'pgml.hnsw_check', 'items_embedding_idx'), '', 'pgml.hnsw_check finds no problem after crash recovery');
 is($node->safe_psql('postgres', qq{
 SET enable_seqscan = off;
-SELECT count(*) FROM (SELECT embedding FROM items WHERE id > $PgmlVector::N) r
+SELECT count(*) FROM (SELECT embedding FROM items WHERE id > $PgmlVector::N ORDER BY id DESC LIMIT 200) r
 WHERE (SELECT (i.embedding <=> r.embedding)::float8 FROM items i ORDER BY i.embedding <=> r.embedding LIMIT 1) > 1e-6}),
-	'0', 'each row inserted before the crash is found through the index');
+	'0', 'the last 200 rows committed before the crash are found through the index');
 my $after = recall($node, quiet => 1);
 cmp_ok($after, '>=', $before - 0.02, "recall\@10 after crash recovery: $after (before: $before)");
 

@@ -153,7 +153,8 @@ sub start_clients
 	return \%h;
 }
 
-# Waits for the clients to finish; returns (exit status, stdout, stderr).
+# Waits for the clients to finish (or kills them); returns (wait status, stdout, stderr): 0 when pgbench
+# succeeded.
 sub stop_clients
 {
 	my ($h, %params) = @_;
@@ -165,7 +166,8 @@ sub stop_clients
 	{
 		$h->{run}->finish;
 	}
-	return ($h->{run}->result, $h->{out}, $h->{err});
+	my $rc = $h->{run}->full_result(0);
+	return (defined $rc ? $rc : -1, $h->{out}, $h->{err});
 }
 
 # kill -9 the postmaster and every process of the cluster at once (as a power cut would stop them),
