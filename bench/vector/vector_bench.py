@@ -231,7 +231,7 @@ def main():
     ap.add_argument("--only", default="hnsw,halfvec,ivfflat,exact", help="comma-separated: hnsw,halfvec,ivfflat,exact")
     ap.add_argument("--ef-search", default="40,100,200")
     ap.add_argument("--lists", type=int, default=316)
-    ap.add_argument("--probes", default="10,20,40,80")
+    ap.add_argument("--probes", default="10,20,40,80,160")
     ap.add_argument("--exact-queries", type=int, default=50, help="queries for the sequential-scan baseline")
     ap.add_argument("--no-write", action="store_true", help="print the table, do not write bench/results/vector.md")
     ap.add_argument("--note", default="", help="a sentence for the results page (what was measured, and why)")
