@@ -13,8 +13,8 @@ skip_unless_am($node, 'pgml_hnsw');
 load_items($node);
 $node->safe_psql('postgres',
 	'CREATE INDEX items_embedding_idx ON items USING pgml_hnsw (embedding vector_cosine_ops)');
-my $before = recall($node);
-cmp_ok($before, '>=', 0.95, "recall\@10 before the crash: $before");
+my $before = recall($node, settings => $EF100);
+cmp_ok($before, '>=', 0.95, "recall\@10 (ef_search 100) before the crash: $before");
 # everything after this checkpoint is recovered from the WAL
 $node->safe_psql('postgres', 'CHECKPOINT');
 
@@ -35,13 +35,13 @@ SET enable_seqscan = off;
 SELECT count(*) FROM (SELECT embedding FROM items WHERE id > $PgmlVector::N ORDER BY id DESC LIMIT 200) r
 WHERE (SELECT (i.embedding <=> r.embedding)::float8 FROM items i ORDER BY i.embedding <=> r.embedding LIMIT 1) > 1e-6}),
 	'0', 'the last 200 rows committed before the crash are found through the index');
-my $after = recall($node, quiet => 1);
+my $after = recall($node, settings => $EF100, quiet => 1);
 cmp_ok($after, '>=', $before - 0.02, "recall\@10 after crash recovery: $after (before: $before)");
 
 # the recovered index takes inserts and answers
 $node->safe_psql('postgres', 'INSERT INTO items (embedding) SELECT embedding FROM pool WHERE id <= 100');
 is(index_problems($node, 'pgml.hnsw_check', 'items_embedding_idx'), '', 'pgml.hnsw_check is clean after more inserts');
-cmp_ok(recall($node, quiet => 1), '>=', $before - 0.02, 'recall@10 after more inserts');
+cmp_ok(recall($node, settings => $EF100, quiet => 1), '>=', $before - 0.02, 'recall@10 after more inserts');
 
 $node->stop;
 done_testing();

@@ -25,8 +25,8 @@ $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
 my $on_primary = index_query_results($primary);
 is(index_query_results($standby), $on_primary, 'the standby answers every query with the same rows as the primary');
-my $recall = recall($standby);
-cmp_ok($recall, '>=', 0.95, "recall\@10 on the standby: $recall");
+my $recall = recall($standby, settings => $EF100);
+cmp_ok($recall, '>=', 0.95, "recall\@10 (ef_search 100) on the standby: $recall");
 is(index_problems($standby, 'pgml.hnsw_check', 'items_embedding_idx'), '', 'pgml.hnsw_check is clean on the standby');
 
 # later inserts reach it too
