@@ -202,11 +202,12 @@ def build_index(db, sql):
     return time.perf_counter() - t0
 
 
-def has(db, what, name):
+def has(db, what, name, am=None):
     q = {"am": "SELECT count(*) FROM pg_am WHERE amname = %s",
          "type": "SELECT count(*) FROM pg_type WHERE typname = %s AND typnamespace = 'pgml'::regnamespace",
-         "opclass": "SELECT count(*) FROM pg_opclass WHERE opcname = %s"}[what]
-    return db.one(q, (name,)) > 0
+         "opclass": "SELECT count(*) FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod "
+                    "WHERE c.opcname = %s AND a.amname = %s"}[what]
+    return db.one(q, (name, am) if am else (name,)) > 0
 
 
 def machine():
@@ -276,47 +277,52 @@ def main():
             db.sql("RESET enable_indexscan")
             db.sql("RESET enable_bitmapscan")
 
-        if "hnsw" in only or "halfvec" in only:
-            if not has(db, "am", "pgml_hnsw"):
-                notes.append("pgml_hnsw is not available in this build: no HNSW rows.")
-            else:
-                if "hnsw" in only:
-                    s = build_index(db, "CREATE INDEX items_hnsw ON items USING pgml_hnsw "
-                                        "(embedding pgml.vector_cosine_ops) WITH (m = 16, ef_construction = 64)")
-                    mb = size_mb("items_hnsw")
-                    print(f"pgml_hnsw vector build: {s:.1f} s, {mb:.0f} MB", flush=True)
-                    for v, qps, rec, used in measure(db, "items", vec, "pgml.hnsw_ef_search",
-                                                     args.ef_search.split(","), qtext, truth, warmup):
-                        results.append(("pgml_hnsw", "vector", s, mb, "ef_search", v, qps, rec, used))
-                    db.sql("DROP INDEX items_hnsw")
-                if "halfvec" in only:
-                    if not (has(db, "type", "halfvec") and has(db, "opclass", "halfvec_cosine_ops")):
-                        notes.append("pgml.halfvec / pgml.halfvec_cosine_ops are not available: no halfvec rows.")
-                    else:
-                        db.sql(f"CREATE TABLE items_half AS SELECT id, embedding::{half} AS embedding FROM items")
-                        db.sql("VACUUM ANALYZE items_half")
-                        s = build_index(db, "CREATE INDEX items_half_hnsw ON items_half USING pgml_hnsw "
-                                            "(embedding pgml.halfvec_cosine_ops) WITH (m = 16, ef_construction = 64)")
-                        mb = size_mb("items_half_hnsw")
-                        print(f"pgml_hnsw halfvec build: {s:.1f} s, {mb:.0f} MB", flush=True)
-                        for v, qps, rec, used in measure(db, "items_half", half, "pgml.hnsw_ef_search",
-                                                         args.ef_search.split(","), qtext, truth, warmup):
-                            results.append(("pgml_hnsw", "halfvec", s, mb, "ef_search", v, qps, rec, used))
-                        db.sql("DROP TABLE items_half")
+        def hnsw(column, table, type_name, opclass):
+            """Builds pgml_hnsw on table and measures each ef_search."""
+            s = build_index(db, f"CREATE INDEX {table}_hnsw ON {table} USING pgml_hnsw "
+                                f"(embedding {opclass}) WITH (m = 16, ef_construction = 64)")
+            mb = size_mb(f"{table}_hnsw")
+            print(f"pgml_hnsw {column} build: {s:.1f} s, {mb:.0f} MB", flush=True)
+            for v, qps, rec, used in measure(db, table, type_name, "pgml.hnsw_ef_search",
+                                             args.ef_search.split(","), qtext, truth, warmup):
+                results.append(("pgml_hnsw", column, s, mb, "ef_search", v, qps, rec, used))
+            db.sql(f"DROP INDEX {table}_hnsw")
 
-        if "ivfflat" in only:
-            if not has(db, "am", "pgml_ivfflat"):
-                notes.append("pgml_ivfflat is not available in this build: no IVFFlat rows.")
-            else:
-                s = build_index(db, "CREATE INDEX items_ivfflat ON items USING pgml_ivfflat "
-                                    f"(embedding pgml.vector_cosine_ops) WITH (lists = {args.lists})")
-                mb = size_mb("items_ivfflat")
-                print(f"pgml_ivfflat build: {s:.1f} s, {mb:.0f} MB", flush=True)
-                for v, qps, rec, used in measure(db, "items", vec, "pgml.ivfflat_probes",
-                                                 args.probes.split(","), qtext, truth, warmup):
-                    results.append((f"pgml_ivfflat (lists {args.lists})", "vector", s, mb, "probes", v, qps, rec,
-                                    used))
-                db.sql("DROP INDEX items_ivfflat")
+        def ivfflat():
+            s = build_index(db, "CREATE INDEX items_ivfflat ON items USING pgml_ivfflat "
+                                f"(embedding pgml.vector_cosine_ops) WITH (lists = {args.lists})")
+            mb = size_mb("items_ivfflat")
+            print(f"pgml_ivfflat build: {s:.1f} s, {mb:.0f} MB", flush=True)
+            for v, qps, rec, used in measure(db, "items", vec, "pgml.ivfflat_probes",
+                                             args.probes.split(","), qtext, truth, warmup):
+                results.append((f"pgml_ivfflat (lists {args.lists})", "vector", s, mb, "probes", v, qps, rec, used))
+            db.sql("DROP INDEX items_ivfflat")
+
+        def halfvec():
+            db.sql(f"CREATE TABLE items_half AS SELECT id, embedding::{half} AS embedding FROM items")
+            db.sql("VACUUM ANALYZE items_half")
+            hnsw("halfvec", "items_half", half, "pgml.halfvec_cosine_ops")
+
+        # each part that fails (a missing feature, an error) is noted; the others still run
+        parts = [
+            ("hnsw", lambda: has(db, "am", "pgml_hnsw"), lambda: hnsw("vector", "items", vec, "pgml.vector_cosine_ops"),
+             "pgml_hnsw is not available in this build: no HNSW rows."),
+            ("halfvec", lambda: has(db, "type", "halfvec") and has(db, "opclass", "halfvec_cosine_ops", "pgml_hnsw"),
+             halfvec, "pgml.halfvec with a pgml_hnsw opclass halfvec_cosine_ops is not available: no halfvec rows."),
+            ("ivfflat", lambda: has(db, "am", "pgml_ivfflat"), ivfflat,
+             "pgml_ivfflat is not available in this build: no IVFFlat rows."),
+        ]
+        for name, available, run, missing in parts:
+            if name not in only:
+                continue
+            if not available():
+                notes.append(missing)
+                continue
+            try:
+                run()
+            except psycopg2.Error as e:
+                notes.append(f"{name}: failed: {str(e).strip().splitlines()[0]}")
+                print(notes[-1], flush=True)
     finally:
         db.stop()
 

@@ -63,8 +63,10 @@ cmp_ok(recall($node, settings => $EF100, quiet => 1), '>=', 0.95,
 # halfvec: no more than 5% behind vector on recall (issue 4)
 SKIP:
 {
-	skip 'pgml.halfvec_cosine_ops not available', 2
-	  unless $node->safe_psql('postgres', "SELECT count(*) FROM pg_opclass WHERE opcname = 'halfvec_cosine_ops'") ne '0';
+	skip 'pgml_hnsw has no pgml.halfvec_cosine_ops', 2
+	  unless $node->safe_psql('postgres', q{
+SELECT count(*) FROM pg_opclass c JOIN pg_am a ON a.oid = c.opcmethod
+WHERE c.opcname = 'halfvec_cosine_ops' AND a.amname = 'pgml_hnsw'}) ne '0';
 	$node->safe_psql('postgres', qq{
 DROP TABLE items;
 CREATE TABLE items (id bigserial, embedding pgml.halfvec($PgmlVector::DIM));
