@@ -235,6 +235,9 @@ def main():
     ap.add_argument("--probes", default="10,20,40,80,160")
     ap.add_argument("--exact-queries", type=int, default=50, help="queries for the sequential-scan baseline")
     ap.add_argument("--no-write", action="store_true", help="print the table, do not write bench/results/vector.md")
+    ap.add_argument("--faiss", action="store_true",
+                    help="also measure faiss's IndexHNSWFlat (same m, ef_construction; in process, one thread) as a "
+                         "reference for recall; faiss is not a Debian package: use a venv with faiss-cpu")
     ap.add_argument("--note", default="", help="a sentence for the results page (what was measured, and why)")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
@@ -326,7 +329,34 @@ def main():
     finally:
         db.stop()
 
+    if args.faiss:
+        results += faiss_reference(x, q, truth, args.ef_search.split(","))
     write(args, argv, results, notes, load_s, threads, version, load_start)
+
+
+def faiss_reference(x, q, truth, ef_values):
+    """faiss HNSW (M 16, efConstruction 64) on the same data: what recall a reference HNSW gets here.
+    In process, one query at a time, one thread: its QPS has no SQL, parsing or buffer manager in it."""
+    import faiss
+    faiss.omp_set_num_threads(1)
+    xn, qn = x.copy(), q.copy()
+    faiss.normalize_L2(xn)
+    faiss.normalize_L2(qn)
+    index = faiss.IndexHNSWFlat(xn.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = 64
+    t0 = time.perf_counter()
+    index.add(xn)
+    build = time.perf_counter() - t0
+    rows = []
+    for ef in ef_values:
+        index.hnsw.efSearch = int(ef)
+        t0 = time.perf_counter()
+        found = [index.search(qn[i:i + 1], K)[1][0].tolist() for i in range(len(qn))]
+        qps = len(qn) / (time.perf_counter() - t0)
+        rows.append((f"reference: faiss {faiss.__version__} IndexHNSWFlat, in process", "float32", build, None,
+                     "efSearch", ef, qps, recall_at_k(found, truth), True))
+        print(f"  faiss efSearch {ef}: {qps:,.0f} QPS, recall@{K} {rows[-1][7]:.4f}", flush=True)
+    return rows
 
 
 def write(args, argv, results, notes, load_s, threads, version, load_start):
@@ -372,6 +402,7 @@ def write(args, argv, results, notes, load_s, threads, version, load_start):
         "|---|---:|---:|---:|",
     ]
     hnsw = [r for r in results if r[0] == "pgml_hnsw" and r[1] == "vector"]
+    # (faiss rows, when asked for, are a recall reference and stay out of the targets)
     halfv = [r for r in results if r[0] == "pgml_hnsw" and r[1] == "halfvec"]
     build = f(hnsw[0][2], 1) + " s" if hnsw else "n/a"
     good = [r for r in hnsw if r[7] >= 0.95]
@@ -390,7 +421,10 @@ def write(args, argv, results, notes, load_s, threads, version, load_start):
         "",
         "```sh",
         "tools/deps.sh --bench",
-        f"bench/vector/run {argv}".rstrip(),
+    ] + ([
+        "/usr/bin/python3 -m venv --system-site-packages /tmp/faiss-venv && /tmp/faiss-venv/bin/pip install faiss-cpu",
+        f"PGML_BENCH_PYTHON=/tmp/faiss-venv/bin/python bench/vector/run {argv}".rstrip(),
+    ] if args.faiss else [f"bench/vector/run {argv}".rstrip()]) + [
         "```",
         "",
         "`bench/vector/run` builds, installs the extension into a private copy of PostgreSQL "
