@@ -254,19 +254,26 @@ pgml_array_to_floats(ArrayType *a, const char *type, int *dim)
 					out[i] = (float) DatumGetInt32(elems[i]);
 					break;
 				case FLOAT8OID:
+				case NUMERICOID:
 					{
-						double		d = DatumGetFloat8(elems[i]);
+						double		d;
+						bool		too_big;
 
+						if (elemtype == FLOAT8OID)
+							d = DatumGetFloat8(elems[i]);
+						else
+							d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, elems[i]));
 						out[i] = (float) d;
-						if (isinf(out[i]) && !isinf(d))
+						/* finite in, infinite out; numeric beyond double range also comes back infinite */
+						too_big = isinf(out[i]) &&
+							(elemtype == FLOAT8OID ? !isinf(d) : !numeric_is_inf(DatumGetNumeric(elems[i])));
+						if (too_big)
 							ereport(ERROR,
 									(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-									 errmsg("value %g is out of range for type %s", d, type)));
+									 errmsg("value out of range for type %s", type),
+									 errdetail("Elements must be between %g and %g.", -FLT_MAX, FLT_MAX)));
 						break;
 					}
-				case NUMERICOID:
-					out[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-					break;
 				default:
 					ereport(ERROR,
 							(errcode(ERRCODE_DATATYPE_MISMATCH),
