@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 #include "utils/regproc.h"
 #include "utils/selfuncs.h"
+#include "utils/spccache.h"
 #include "utils/syscache.h"
 
 #include "ivfflat.h"
@@ -107,7 +108,10 @@ ivfflatbuildphasename(int64 phasenum)
 /*
  * The planner asks only for paths whose ORDER BY operator is in the index's opfamily (an opclass/operator
  * mismatch never gets here). Without ORDER BY the index is useless: infinite cost. Otherwise the scan
- * reads probes / lists of the entries, all before it returns the first row.
+ * reads probes / lists of the entries, all before it returns the first row. Those pages are read list by
+ * list, each list's pages mostly in block order, like a sequential scan of that fraction of the index:
+ * charge seq_page_cost for them, not the random_page_cost of genericcostestimate, or the planner would
+ * prefer a parallel seqscan and sort of the whole table as soon as probes reach a third of the lists.
  */
 static void
 ivfflatcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *indexStartupCost,
@@ -118,6 +122,8 @@ ivfflatcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost 
 	Relation	index;
 	int			lists;
 	double		ratio;
+	double		random_page,
+				seq_page;
 
 	if (path->indexorderbys == NIL)
 	{
@@ -140,6 +146,10 @@ ivfflatcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost 
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = Max(path->indexinfo->tuples * ratio, 1.0);
 	genericcostestimate(root, path, loop_count, &costs);
+	get_tablespace_page_costs(path->indexinfo->reltablespace, &random_page, &seq_page);
+	if (random_page > seq_page)
+		costs.indexTotalCost = Max(costs.indexTotalCost - costs.numIndexPages * (random_page - seq_page),
+								   costs.numIndexPages * seq_page);
 
 	*indexStartupCost = costs.indexTotalCost;
 	*indexTotalCost = costs.indexTotalCost;
