@@ -21,6 +21,7 @@ BEGIN
 		WHERE query LIKE '%pgml.train(''Big''%' AND pid <> pg_backend_pid() AND state = 'active';
 		EXIT WHEN worker IS NOT NULL;
 		PERFORM pg_sleep(0.05);
+		PERFORM pg_stat_clear_snapshot();	-- pg_stat_activity is otherwise read once per transaction
 	END LOOP;
 	IF worker IS NULL THEN
 		RAISE EXCEPTION 'the training never started';
