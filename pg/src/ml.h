@@ -43,6 +43,10 @@ typedef struct ml_column
 	bool		nullable;
 	int			width;			/* values per row (array length), 1 for scalars */
 	int			position;		/* 1-based ordinal position among the snapshot's columns */
+	/* a text label: its distinct values, sorted; a row's label is the index of its value (0-based) */
+	char	  **label_values;
+	int			n_label_values;
+	struct HTAB *label_codes;	/* while reading: value → provisional code */
 } ml_column;
 
 /* A snapshot read into memory: raw feature rows (see preprocess.h) and labels, train rows first. */

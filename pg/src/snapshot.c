@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -221,12 +222,6 @@ read_columns(Oid relid, const char *relname, char **labels, int n_labels, int *n
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("label column \"%s\" is an array", cols[i].name),
 					 errhint("Use pgml.train_joint with one column per label.")));
-		if (cols[i].label && cols[i].categorical)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("label column \"%s\" has type %s; labels must be numbers or booleans",
-							cols[i].name, format_type_be(cols[i].type)),
-					 errhint("Map the labels to numbers in a view, e.g. CASE label WHEN 'spam' THEN 1 ELSE 0 END.")));
 	}
 	*n_out = n;
 	return cols;
@@ -432,6 +427,106 @@ build_preprocessor(ml_snapshot *s, Jsonb *preprocess)
 	pgml_pg_own(s->pp, ml_preprocessor_release);
 }
 
+/*
+ * Text labels. PostgresML classifies on text labels by their category codes; here a label's code is the
+ * index of its value among the label's distinct values in byte order (over all the snapshot's rows), so
+ * the codes do not depend on the sampling, and pgml.snapshots.columns lists the mapping. While the rows
+ * are read, values get provisional codes in the order they appear; finish_text_labels renumbers them.
+ */
+#define LABEL_VALUE_MAX 1024
+
+typedef struct label_entry
+{
+	char		value[LABEL_VALUE_MAX];
+	int			code;
+} label_entry;
+
+static int
+label_code(ml_column *c, Datum d)
+{
+	char	   *value = TextDatumGetCString(d);
+	label_entry *e;
+	bool		found;
+
+	if (c->elemtype == BPCHAROID)
+	{
+		/* char(n) pads with spaces that are not part of the value */
+		size_t		len = strlen(value);
+
+		while (len > 0 && value[len - 1] == ' ')
+			value[--len] = '\0';
+	}
+	if (strlen(value) >= LABEL_VALUE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("label column \"%s\" has a value of %zu bytes; text labels are limited to %d bytes",
+						c->name, strlen(value), LABEL_VALUE_MAX - 1)));
+	if (c->label_codes == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = LABEL_VALUE_MAX;
+		ctl.entrysize = sizeof(label_entry);
+		ctl.hcxt = CurrentMemoryContext;
+		c->label_codes = hash_create("pgml text labels", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	e = hash_search(c->label_codes, value, HASH_ENTER, &found);
+	if (!found)
+	{
+		if (c->n_label_values % 64 == 0)
+			c->label_values = c->label_values == NULL ? palloc(sizeof(char *) * 64)
+				: repalloc(c->label_values, sizeof(char *) * (c->n_label_values + 64));
+		e->code = c->n_label_values;
+		c->label_values[c->n_label_values++] = pstrdup(value);
+	}
+	return e->code;
+}
+
+static int
+cmp_cstring(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Sorts each text label's values and renumbers the rows' codes to match. */
+static void
+finish_text_labels(ml_snapshot *s)
+{
+	int			label = 0;
+
+	for (int i = 0; i < s->n_columns; i++)
+	{
+		ml_column  *c = &s->columns[i];
+		int		   *remap;
+		char	  **sorted;
+
+		if (!c->label)
+			continue;
+		if (c->categorical && c->n_label_values > 0)
+		{
+			sorted = palloc(sizeof(char *) * c->n_label_values);
+			memcpy(sorted, c->label_values, sizeof(char *) * c->n_label_values);
+			qsort(sorted, c->n_label_values, sizeof(char *), cmp_cstring);
+			remap = palloc(sizeof(int) * c->n_label_values);
+			for (int k = 0; k < c->n_label_values; k++)
+			{
+				label_entry *e = hash_search(c->label_codes, sorted[k], HASH_FIND, NULL);
+
+				remap[e->code] = k;
+			}
+			for (size_t r = 0; r < s->n_rows; r++)
+			{
+				float	   *y = &s->y[r * s->n_labels + label];
+
+				*y = (float) remap[(int) *y];
+			}
+			c->label_values = sorted;
+		}
+		label++;
+	}
+}
+
 /* Converts one fetched row into raw feature values (and labels); codes categories (adding in training). */
 static void
 convert_row(ml_snapshot *s, HeapTuple tup, TupleDesc desc, size_t row, bool training)
@@ -455,7 +550,10 @@ convert_row(ml_snapshot *s, HeapTuple tup, TupleDesc desc, size_t row, bool trai
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("label column \"%s\" contains NULL values", c->name),
 						 errhint("Filter these values out, e.g. WHERE %s IS NOT NULL.", quote_identifier(c->name))));
-			s->y[row * s->n_labels + label] = ml_datum_to_float(d, c->type);
+			if (c->categorical)
+				s->y[row * s->n_labels + label] = (float) label_code(c, d);
+			else
+				s->y[row * s->n_labels + label] = ml_datum_to_float(d, c->type);
 			if (!isfinite(s->y[row * s->n_labels + label]))
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
@@ -590,6 +688,7 @@ read_rows(ml_snapshot *s, const char *sql, float test_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("relation \"%s\" has no rows to train on", s->relation_name)));
+	finish_text_labels(s);
 }
 
 /* Statistics of the label columns, for pgml.snapshots.columns (label: true). */
@@ -633,6 +732,25 @@ label_columns_json(ml_snapshot *s)
 				json_object_set_new(item, "position", json_integer(s->columns[c].position));
 		json_object_set_new(item, "label", json_true());
 		json_object_del(item, "preprocessor");
+		/* a text label: its values and their codes (what predict returns), with the training counts */
+		for (int c = 0, k = 0; c < s->n_columns; c++)
+		{
+			ml_column  *col = &s->columns[c];
+
+			if (!col->label || k++ != (int) i || !col->categorical)
+				continue;
+			{
+				json_t	   *cats = json_object();
+				size_t	   *members = palloc0(sizeof(size_t) * Max(col->n_label_values, 1));
+
+				for (size_t r = 0; r < s->n_train; r++)
+					members[(int) s->y[r * s->n_labels + i]]++;
+				for (int v = 0; v < col->n_label_values; v++)
+					json_object_set_new(cats, col->label_values[v],
+										json_pack("{s:i, s:I}", "value", v, "members", (json_int_t) members[v]));
+				json_object_set_new(item, "categories", cats);
+			}
+		}
 	}
 	return arr;
 }

@@ -308,6 +308,15 @@ train_common(FunctionCallInfo fcinfo, char **labels, int n_labels)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s needs a y_column_name", ml_task_display(task_label))));
 
+	if (core_task != PGML_TASK_CLASSIFICATION)
+		for (int i = 0; i < snap->n_columns; i++)
+			if (snap->columns[i].label && snap->columns[i].categorical)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("label column \"%s\" has type %s; %s needs numeric labels", snap->columns[i].name,
+								format_type_be(snap->columns[i].type), ml_task_display(task_label)),
+						 errhint("Text labels are for classification, where each distinct value is a class.")));
+
 	n_features = pgml_preprocessor_n_features(snap->pp);
 	ereport(INFO,
 			(errmsg("Dataset { num_features: %zu, num_labels: %d, num_rows: %zu, num_train_rows: %zu, num_test_rows: %zu }",

@@ -52,7 +52,7 @@ CREATE TABLE null_features AS SELECT CASE WHEN x = 5 THEN NULL ELSE x END::float
 SELECT * FROM pgml.train('Null Features', 'regression', 'null_features', 'y', test_sampling => 'last');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE text_labels AS SELECT x::float4 AS x, CASE WHEN x > 10 THEN 'big' ELSE 'small' END AS y FROM generate_series(1, 20) x;
-SELECT * FROM pgml.train('Text Labels', 'classification', 'text_labels', 'y');
+SELECT * FROM pgml.train('Text Labels', 'regression', 'text_labels', 'y');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE odd_types AS SELECT x::float4 AS x, now() AS t, x::float4 AS y FROM generate_series(1, 20) x;
 SELECT * FROM pgml.train('Odd Types', 'regression', 'odd_types', 'y');

@@ -77,6 +77,25 @@ SELECT * FROM pgml.train('Pets 2', 'classification', 'pets', 'cute', preprocess 
 SELECT * FROM pgml.train('Pets 2', 'classification', 'pets', 'cute', preprocess => '{"cute": {"impute": "mean"}}');
 \echo :LAST_ERROR_SQLSTATE
 
+-- text labels: each distinct value is a class, coded by its rank in byte order; predict returns the code
+CREATE TABLE flowers_text AS
+SELECT sepal_length, sepal_width, petal_length, petal_width,
+       (ARRAY['setosa', 'versicolor', 'virginica'])[target + 1]::varchar AS species
+FROM pgml.iris;
+SELECT project, task, algorithm FROM pgml.train('Text Species', 'classification', 'flowers_text', 'species',
+                                                algorithm => 'linear');
+SELECT jsonb_object_keys(c->'categories') AS species, c->'categories'->jsonb_object_keys(c->'categories')->'value' AS code
+FROM pgml.snapshots s, jsonb_array_elements(s.columns) c
+WHERE s.relation_name = 'public.flowers_text' AND (c->>'label')::bool ORDER BY 1;
+SELECT (ARRAY['setosa', 'versicolor', 'virginica'])[pgml.predict('Text Species', ARRAY[5.1, 3.5, 1.4, 0.2]::real[])::int + 1] AS setosa,
+       (ARRAY['setosa', 'versicolor', 'virginica'])[pgml.predict('Text Species', ARRAY[6.7, 3.0, 5.2, 2.3]::real[])::int + 1] AS virginica;
+SELECT (metrics->>'f1')::float > 0.8 AS text_labels_learn FROM pgml.models m JOIN pgml.projects p ON p.id = m.project_id
+WHERE p.name = 'Text Species';
+CREATE TABLE char_labels AS SELECT x::float4 AS x, CASE WHEN x > 10 THEN 'big' ELSE 'small' END::char(8) AS y
+FROM generate_series(1, 40) x;
+SELECT project, task FROM pgml.train('Char Labels', 'classification', 'char_labels', 'y', algorithm => 'xgboost');
+SELECT pgml.predict('Char Labels', ARRAY[3]) AS small_is_1, pgml.predict('Char Labels', ARRAY[33]) AS big_is_0;
+
 -- a deploy in one session is seen by another session's next prediction
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT dblink_connect('other', format('host=%s port=%s dbname=%s user=%s', current_setting('unix_socket_directories'),
