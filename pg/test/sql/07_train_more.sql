@@ -83,7 +83,7 @@ SELECT sepal_length, sepal_width, petal_length, petal_width,
        (ARRAY['setosa', 'versicolor', 'virginica'])[target + 1]::varchar AS species
 FROM pgml.iris;
 SELECT project, task, algorithm FROM pgml.train('Text Species', 'classification', 'flowers_text', 'species',
-                                                algorithm => 'linear');
+                                                algorithm => 'linear', hyperparams => '{"max_iter": 1000}');
 SELECT jsonb_object_keys(c->'categories') AS species, c->'categories'->jsonb_object_keys(c->'categories')->'value' AS code
 FROM pgml.snapshots s, jsonb_array_elements(s.columns) c
 WHERE s.relation_name = 'public.flowers_text' AND (c->>'label')::bool ORDER BY 1;
