@@ -91,6 +91,9 @@ pgml_status pgml_hnsw_search(const pgml_hnsw_graph *g, const float *q, int k, in
 /* The internal distance (smaller is nearer): squared L2, −dot (IP and COSINE) or L1. */
 float		pgml_hnsw_distance(pgml_hnsw_metric metric, const float *a, const float *b, size_t dim);
 
+/* The same on float16 (IEEE binary16) vectors, as the halfvec index stores them. */
+float		pgml_hnsw_distance_f16(pgml_hnsw_metric metric, const uint16_t *a, const uint16_t *b, size_t dim);
+
 /* The distance a user sees for an internal one: √ for L2, 1 + d for COSINE, as is otherwise. */
 double		pgml_hnsw_user_distance(pgml_hnsw_metric metric, float internal);
 

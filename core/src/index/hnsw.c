@@ -10,7 +10,7 @@
  * Parallel linking. Every participant inserts its share of elements with the paper's INSERT
  * (Algorithm 1): greedy descent from the entry point through the layers above the element's level,
  * then SEARCH-LAYER (Algorithm 2) with ef_construction at each of its layers, the heuristic
- * (Algorithm 4) to choose neighbours, and back-links that prune a full list with the same heuristic.
+ * (Algorithm 4) to choose m neighbours (on every layer; layer 0 lists grow to 2m through back-links), and back-links that prune a full list with the same heuristic.
  * Each element has a one-byte spinlock that guards its link lists; a reader copies a list under the
  * lock and releases it before computing distances, and a writer holds only one element's lock at a
  * time, so there is no lock ordering to get wrong. An element that raises the top level holds the
@@ -20,9 +20,7 @@
  * Each participant owns a scratch area: a visited array tagged with a per-search generation (no
  * clearing between searches), two binary heaps and buffers for selection, allocated once per graph.
  */
-#include "pgml/hnsw.h"
-
-#include "pgml/distance.h"
+#include "hnsw_int.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -73,6 +71,8 @@ struct pgml_hnsw_graph
 	pgml_hnsw_params p;
 	int			cap0;			/* 2m: links on layer 0 */
 	int			capu;			/* m: links on upper layers */
+	int			sel0;			/* neighbours a new element picks on layer 0: m, as hnswlib (2m doubles
+								 * the build time for a point of recall at equal ef) */
 	size_t		n;				/* elements added */
 	size_t		n_linked;
 	hnsw_node  *nodes;
@@ -104,12 +104,12 @@ pgml_hnsw_distance(pgml_hnsw_metric metric, const float *a, const float *b, size
 	switch (metric)
 	{
 		case PGML_HNSW_L2:
-			return pgml_l2sq_f32(a, b, dim);
+			return hnsw_l2sq_f32(a, b, dim);
 		case PGML_HNSW_IP:
 		case PGML_HNSW_COSINE:
-			return -pgml_dot_f32(a, b, dim);
+			return -hnsw_dot_f32(a, b, dim);
 		case PGML_HNSW_L1:
-			return pgml_l1_f32(a, b, dim);
+			return hnsw_l1_f32(a, b, dim);
 	}
 	return 0;
 }
@@ -378,6 +378,7 @@ pgml_hnsw_new(const pgml_hnsw_params *params, pgml_hnsw_graph **out, pgml_err *e
 	g->p = *params;
 	g->cap0 = 2 * params->m;
 	g->capu = params->m;
+	g->sel0 = params->m;
 	g->entry = -1;
 	g->top_level = -1;
 	g->chunk_elems = VEC_CHUNK_BYTES / ((size_t) params->dim * sizeof(float));
@@ -800,7 +801,7 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 	for (int l = level < top ? level : top; l >= 0; l--)
 	{
 		int			n = search_layer(g, s, g->visited_cap, q, s->eps, n_eps, g->p.ef_construction, l);
-		int			cap = l == 0 ? g->cap0 : g->capu;
+		int			cap = l == 0 ? g->sel0 : g->capu;
 		int			k;
 		uint32_t   *own;
 		hnsw_node  *node = &g->nodes[id];
