@@ -160,6 +160,8 @@ typedef struct HnswReader
 	Buffer		buf;
 	BlockNumber blkno;
 	BlockNumber nblocks;
+	uint8	   *checked;		/* blocks whose special area was checked (pages never change type) */
+	BlockNumber n_checked;		/* bits in checked */
 } HnswReader;
 
 extern void HnswReaderInit(HnswReader *r, Relation index);

@@ -343,6 +343,8 @@ hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
+	if (heap->rd_rel->reltuples > 0)
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) heap->rd_rel->reltuples);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true, build_callback, bs, NULL);
 	if (!bs->flushed)
 		flush_graph(bs);

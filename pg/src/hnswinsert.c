@@ -406,7 +406,7 @@ HnswInsertOnDisk(Relation index, const HnswMetaData *meta_in, float *vec, ItemPo
 					continue;
 				cands[nc++] = w[i];
 			}
-			k = HnswSelectNeighbors(&meta, cands, nc, vecs, meta.m, sel);
+			k = HnswSelectNeighbors(&meta, cands, nc, vecs, HnswLayerSlots(meta.m, l), sel);
 			chosen[l] = palloc(sizeof(ItemPointerData) * Max(k, 1));
 			for (int i = 0; i < k; i++)
 			{

@@ -10,7 +10,8 @@
  * Parallel linking. Every participant inserts its share of elements with the paper's INSERT
  * (Algorithm 1): greedy descent from the entry point through the layers above the element's level,
  * then SEARCH-LAYER (Algorithm 2) with ef_construction at each of its layers, the heuristic
- * (Algorithm 4) to choose m neighbours (on every layer; layer 0 lists grow to 2m through back-links), and back-links that prune a full list with the same heuristic.
+ * (Algorithm 4) to choose up to 2m neighbours on layer 0 and m above, and back-links that prune a full
+ * list with the same heuristic.
  * Each element has a one-byte spinlock that guards its link lists; a reader copies a list under the
  * lock and releases it before computing distances, and a writer holds only one element's lock at a
  * time, so there is no lock ordering to get wrong. An element that raises the top level holds the
@@ -71,8 +72,9 @@ struct pgml_hnsw_graph
 	pgml_hnsw_params p;
 	int			cap0;			/* 2m: links on layer 0 */
 	int			capu;			/* m: links on upper layers */
-	int			sel0;			/* neighbours a new element picks on layer 0: m, as hnswlib (2m doubles
-								 * the build time for a point of recall at equal ef) */
+	int			sel0;			/* neighbours a new element picks on layer 0: 2m, as pgvector (m, as
+								 * hnswlib, builds twice as fast but needs a much larger ef_search for
+								 * the same recall on 384-dim embeddings) */
 	size_t		n;				/* elements added */
 	size_t		n_linked;
 	hnsw_node  *nodes;
@@ -378,7 +380,7 @@ pgml_hnsw_new(const pgml_hnsw_params *params, pgml_hnsw_graph **out, pgml_err *e
 	g->p = *params;
 	g->cap0 = 2 * params->m;
 	g->capu = params->m;
-	g->sel0 = params->m;
+	g->sel0 = g->cap0;
 	g->entry = -1;
 	g->top_level = -1;
 	g->chunk_elems = VEC_CHUNK_BYTES / ((size_t) params->dim * sizeof(float));
@@ -812,6 +814,15 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 				pthread_mutex_unlock(&g->entry_lock);
 			return false;
 		}
+		/* the element itself can be found through a concurrent insert's back-link: skip it */
+		{
+			int			kept = 0;
+
+			for (int i = 0; i < n; i++)
+				if (s->w[i].id != id)
+					s->w[kept++] = s->w[i];
+			n = kept;
+		}
 		for (int i = 0; i < n; i++)
 		{
 			s->vecs[i] = vec_of(g, s->w[i].id);
@@ -820,14 +831,34 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 		k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n, cap, 0, s->sel);
 		own = links_of(g, id, l);
 		node_lock(node);
-		for (int i = 0; i < k; i++)
-			own[1 + i] = s->w[s->sel[i]].id;
-		own[0] = (uint32_t) k;
+		{
+			/* keep back-links concurrent inserts already added to this list, room permitting */
+			int			n_old = (int) own[0];
+			int			total = k;
+			int			lcap = l == 0 ? g->cap0 : g->capu;
+
+			memcpy(s->nbuf, own + 1, (size_t) n_old * sizeof(uint32_t));
+			for (int i = 0; i < k; i++)
+				own[1 + i] = s->w[s->sel[i]].id;
+			for (int j = 0; j < n_old && total < lcap; j++)
+			{
+				bool		dup = false;
+
+				for (int i = 0; i < total && !dup; i++)
+					dup = own[1 + i] == s->nbuf[j];
+				if (!dup)
+					own[1 + total++] = s->nbuf[j];
+			}
+			own[0] = (uint32_t) total;
+		}
 		node_unlock(node);
 		for (int i = 0; i < k; i++)
 			add_backlink(g, s, s->w[s->sel[i]].id, id, l);
-		memcpy(s->eps, s->w, (size_t) n * sizeof(hnsw_cand));
-		n_eps = n;
+		if (n > 0)
+		{
+			memcpy(s->eps, s->w, (size_t) n * sizeof(hnsw_cand));
+			n_eps = n;
+		}
 	}
 	if (hold)
 	{
