@@ -43,7 +43,7 @@ HnswSelectNeighbors(const HnswMetaData *meta, const HnswCand *cands, int n, floa
 
 	for (int i = 0; i < n; i++)
 		dists[i] = cands[i].d;
-	k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, n, m, 0, sel);
+	k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, n, m, m / 2, sel);
 	pfree(dists);
 	return k;
 }

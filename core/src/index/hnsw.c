@@ -11,7 +11,9 @@
  * (Algorithm 1): greedy descent from the entry point through the layers above the element's level,
  * then SEARCH-LAYER (Algorithm 2) with ef_construction at each of its layers, the heuristic
  * (Algorithm 4) to choose up to 2m neighbours on layer 0 and m above, and back-links that prune a full
- * list with the same heuristic.
+ * list with the same heuristic. Both keep at least half a list, topping up with the nearest pruned
+ * candidates (the paper's keepPrunedConnections): on clustered data the pure heuristic leaves lists of
+ * a few links and elements nobody links to, which no search can reach.
  * Each element has a one-byte spinlock that guards its link lists; a reader copies a list under the
  * lock and releases it before computing distances, and a writer holds only one element's lock at a
  * time, so there is no lock ordering to get wrong. An element that raises the top level holds the
@@ -758,7 +760,7 @@ add_backlink(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t nb, uint32_t id, int 
 		s->vecs[i] = vec_of(g, s->pbuf[i].id);
 		s->dists[i] = s->pbuf[i].d;
 	}
-	k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n + 1, cap, 0, s->sel);
+	k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n + 1, cap, cap / 2, s->sel);
 	for (int i = 0; i < k; i++)
 		l[1 + i] = s->pbuf[s->sel[i]].id;
 	l[0] = (uint32_t) k;
@@ -828,7 +830,7 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 			s->vecs[i] = vec_of(g, s->w[i].id);
 			s->dists[i] = s->w[i].d;
 		}
-		k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n, cap, 0, s->sel);
+		k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n, cap, cap / 2, s->sel);
 		own = links_of(g, id, l);
 		node_lock(node);
 		{
