@@ -23,7 +23,7 @@ APT_PACKAGES=(
 	libopenblas-dev liblapacke-dev
 	libxgboost-dev libsvm-dev liblinear-dev
 	libjansson-dev libpcre2-dev libutf8proc-dev libcurl4-openssl-dev
-	libipc-run-perl
+	perl libipc-run-perl
 	python3 python3-venv python3-numpy python3-sklearn
 )
 

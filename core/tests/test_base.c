@@ -1,6 +1,7 @@
 /* Tests for status.c and alloc.c: errors, the allocator hook, the log and stop hooks. */
 #include "test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "pgml/pgml.h"
@@ -200,6 +201,54 @@ TEST(stop_hook_cancels)
 	CHECK_STR(pgml_err_get_sqlstate(&err), "57014");
 	pgml_set_should_stop(NULL, NULL);
 	CHECK(!pgml_should_stop());
+}
+
+static void *
+poll_stop_thread(void *arg)
+{
+	(void) arg;
+	pgml_progress_tick();		/* another thread: no progress state, nothing logged */
+	(void) pgml_should_stop();
+	return NULL;
+}
+
+TEST(progress_notices_come_from_the_polling_loop)
+{
+	log_capture lc = {0};
+	pthread_t	th;
+
+	pgml_set_log_hook(capture_log, &lc);
+	pgml_progress_set_interval(0);
+	(void) pgml_should_stop();	/* nothing begun: silent */
+	CHECK_INT(lc.count, 0);
+
+	pgml_progress_begin("training xgboost on 100 rows");
+	(void) pgml_should_stop();
+	CHECK_INT(lc.count, 1);
+	CHECK_INT(lc.last_level, PGML_LOG_NOTICE);
+	CHECK(strncmp(lc.last, "training xgboost on 100 rows: ", 30) == 0);
+	CHECK(strstr(lc.last, "s elapsed") != NULL);
+
+	pgml_progress_step(7, 100, "round");
+	CHECK_INT(lc.count, 2);
+	CHECK(strstr(lc.last, "round 7 of 100") != NULL);
+
+	REQUIRE(pthread_create(&th, NULL, poll_stop_thread, NULL) == 0);
+	pthread_join(th, NULL);
+	CHECK_INT(lc.count, 2);
+
+	CHECK(pgml_progress_end() >= 0);
+	(void) pgml_should_stop();
+	pgml_progress_step(8, 100, "round");
+	CHECK_INT(lc.count, 2);
+
+	/* rate limit: with the default interval, a fresh begin logs nothing right away */
+	pgml_progress_set_interval(5);
+	pgml_progress_begin("quick");
+	(void) pgml_should_stop();
+	CHECK_INT(lc.count, 2);
+	pgml_progress_end();
+	pgml_set_log_hook(NULL, NULL);
 }
 
 TEST(version_is_set)

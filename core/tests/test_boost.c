@@ -27,139 +27,19 @@
 #include "pgml/json.h"
 #include "pgml/learn.h"
 #include "../src/learn/algorithms.h"
+#include "fixture.h"
 #include "../src/learn/trees.h"
 
 #define FIXTURE "tests/fixtures/boost.json"
+#define BLOB_WHAT "tree model"	/* how load errors name a saved model */
 #define SCORE_TOL 0.03
 #define PRED_R2 0.999
 #define FLOOR_MARGIN 0.005
 #define N_SEEDS 3
 
-typedef struct matrix
-{
-	float	   *v;
-	size_t		rows;
-	size_t		cols;
-} matrix;
-
-static const pgml_algorithm *
-algo_by_name(const char *name)
-{
-	const pgml_algorithm *all[] = {
-		&pgml_algo_hist_gradient_boosting, &pgml_algo_lightgbm, &pgml_algo_ada_boost, &pgml_algo_bagging
-	};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(all[i]->name, name) == 0)
-			return all[i];
-	return NULL;
-}
-
-static int
-matrix_from_json(const json_t *a, matrix *m)
-{
-	size_t		rows = json_array_size(a);
-	size_t		cols;
-
-	m->v = NULL;
-	if (!json_is_array(a) || rows == 0)
-		return 0;
-	cols = json_is_array(json_array_get(a, 0)) ? json_array_size(json_array_get(a, 0)) : 1;
-	m->v = malloc(rows * cols * sizeof(float));
-	m->rows = rows;
-	m->cols = cols;
-	for (size_t i = 0; i < rows; i++)
-	{
-		const json_t *r = json_array_get(a, i);
-
-		if (json_is_array(r))
-		{
-			if (json_array_size(r) != cols)
-				return 0;
-			for (size_t j = 0; j < cols; j++)
-				m->v[i * cols + j] = (float) json_number_value(json_array_get(r, j));
-		}
-		else
-			m->v[i] = (float) json_number_value(r);
-	}
-	return 1;
-}
-
-static json_t *
-load_fixture(void)
-{
-	json_t	   *doc = NULL;
-	pgml_err	err;
-
-	if (pgml_json_load_file(FIXTURE, 1 << 20, &doc, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "cannot load %s: %s", FIXTURE, err.msg);
-		return NULL;
-	}
-	return doc;
-}
-
-typedef struct fixture_data
-{
-	matrix		x;
-	matrix		y;
-	matrix		xt;
-	matrix		yt;
-	int			n_classes;
-} fixture_data;
-
-static int
-fixture_dataset(const json_t *doc, const char *name, fixture_data *fd)
-{
-	const json_t *ds = json_object_get(json_object_get(doc, "datasets"), name);
-
-	memset(fd, 0, sizeof(*fd));
-	if (ds == NULL)
-		return 0;
-	fd->n_classes = (int) json_integer_value(json_object_get(ds, "n_classes"));
-	return matrix_from_json(json_object_get(ds, "x"), &fd->x) &&
-		matrix_from_json(json_object_get(ds, "y"), &fd->y) &&
-		matrix_from_json(json_object_get(ds, "x_test"), &fd->xt) &&
-		matrix_from_json(json_object_get(ds, "y_test"), &fd->yt);
-}
-
-static void
-fixture_data_free(fixture_data *fd)
-{
-	free(fd->x.v);
-	free(fd->y.v);
-	free(fd->xt.v);
-	free(fd->yt.v);
-}
-
-static pgml_status
-fit_seed(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, const json_t *hp, uint64_t seed,
-		 pgml_pool *pool, void **state, pgml_err *err)
-{
-	pgml_data	data = {fd->x.v, fd->y.v, fd->x.rows, fd->x.cols, task == PGML_TASK_REGRESSION ? fd->y.cols : 1};
-	pgml_fit_args args = {task, hp, task == PGML_TASK_CLASSIFICATION ? fd->n_classes : 0, seed, pool};
-
-	return algo->fit(&args, &data, state, err);
-}
-
-static int
-save_state(const pgml_algorithm *algo, const void *state, pgml_buf *buf)
-{
-	pgml_err	err;
-
-	pgml_buf_init(buf);
-	algo->save(state, buf);
-	return pgml_buf_status(buf, &err) == PGML_OK;
-}
-
-static pgml_status
-load_blob(const pgml_algorithm *algo, const void *data, size_t len, void **state, pgml_err *err)
-{
-	pgml_reader r;
-
-	pgml_reader_init(&r, data, len, "tree model", err);
-	return algo->load(&r, state, err);
-}
+static const pgml_algorithm *const file_algos[] = {
+	&pgml_algo_hist_gradient_boosting, &pgml_algo_lightgbm, &pgml_algo_ada_boost, &pgml_algo_bagging, NULL
+};
 
 static double
 test_score(pgml_task task, const float *pred, size_t n_out, const matrix *yt)
@@ -197,63 +77,9 @@ test_score(pgml_task task, const float *pred, size_t n_out, const matrix *yt)
 	}
 }
 
-static double
-r2_against(const float *a, const float *b, size_t n)
-{
-	double		mean = 0;
-	double		res = 0;
-	double		tot = 0;
-
-	for (size_t i = 0; i < n; i++)
-		mean += b[i];
-	mean /= (double) n;
-	for (size_t i = 0; i < n; i++)
-	{
-		res += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
-		tot += ((double) b[i] - mean) * ((double) b[i] - mean);
-	}
-	return 1.0 - res / tot;
-}
-
-/* Save → load gives the same predictions and parameters. */
-static void
-check_round_trip(const pgml_algorithm *algo, const void *state, const matrix *xt, const float *pred, size_t n_out,
-				 const char *what)
-{
-	pgml_buf	buf;
-	void	   *loaded = NULL;
-	pgml_err	err;
-	float	   *pred2 = calloc(xt->rows * n_out, sizeof(float));
-	json_t	   *p1;
-	json_t	   *p2;
-
-	if (!save_state(algo, state, &buf))
-	{
-		test_fail(__FILE__, __LINE__, "%s: save failed", what);
-		free(pred2);
-		return;
-	}
-	if (load_blob(algo, buf.data, buf.len, &loaded, &err) != PGML_OK)
-		test_fail(__FILE__, __LINE__, "%s: load failed: %s (%s)", what, err.msg, err.detail);
-	else
-	{
-		CHECK_INT(algo->predict(loaded, xt->v, xt->rows, xt->cols, pred2, &err), PGML_OK);
-		if (memcmp(pred, pred2, xt->rows * n_out * sizeof(float)) != 0)
-			test_fail(__FILE__, __LINE__, "%s: predictions differ after save and load", what);
-		p1 = algo->params(state);
-		p2 = algo->params(loaded);
-		CHECK(p1 != NULL && p2 != NULL && json_equal(p1, p2));
-		json_decref(p1);
-		json_decref(p2);
-	}
-	algo->free(loaded);
-	pgml_buf_free(&buf);
-	free(pred2);
-}
-
 TEST(boost_match_sklearn)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const json_t *cases;
 	size_t		ci;
 	const json_t *c;
@@ -271,7 +97,7 @@ TEST(boost_match_sklearn)
 		const char *kind = json_string_value(json_object_get(c, "kind"));
 		const json_t *hp = json_object_get(c, "params");
 		double		sk_score = json_number_value(json_object_get(c, "score"));
-		const pgml_algorithm *algo = algo_by_name(name);
+		const pgml_algorithm *algo = algo_in(file_algos, name);
 		pgml_task	task = strcmp(task_name, "regression") == 0 ? PGML_TASK_REGRESSION : PGML_TASK_CLASSIFICATION;
 		bool		exact = strcmp(kind, "pred") == 0;
 		char	   *hp_text = pgml_json_dumps(hp);
@@ -289,7 +115,7 @@ TEST(boost_match_sklearn)
 			size_t		n_out;
 			float	   *pred;
 
-			if (fit_seed(algo, task, &fd, hp, 1000 + (uint64_t) s, NULL, &state, &err) != PGML_OK)
+			if (fit_on(algo, task, &fd, hp, 1000 + (uint64_t) s, NULL, &state, &err) != PGML_OK)
 			{
 				test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): fit failed: %s (%s)", ci, name, task_name,
 						  data_name, hp_text, err.msg, err.detail);
@@ -310,7 +136,7 @@ TEST(boost_match_sklearn)
 				free(expect.v);
 			}
 			if (s == 0)
-				check_round_trip(algo, state, &fd.xt, pred, n_out, hp_text);
+				check_save_load(algo, BLOB_WHAT, state, &fd.xt, pred, n_out, hp_text);
 			free(pred);
 			algo->free(state);
 		}
@@ -341,26 +167,6 @@ TEST(boost_match_sklearn)
 	}
 	CHECK(n_score >= 15 && n_pred >= 15);
 	json_decref(doc);
-}
-
-static pgml_status
-fit_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text, uint64_t seed,
-		 pgml_pool *pool, void **state, pgml_err *err)
-{
-	fixture_data fd;
-	json_t	   *hp = NULL;
-	pgml_status rc;
-
-	*state = NULL;
-	if (!fixture_dataset(doc, data, &fd) || pgml_json_parse(hp_text, strlen(hp_text), "test", &hp, err) != PGML_OK)
-	{
-		fixture_data_free(&fd);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_seed(algo_by_name(name), task, &fd, hp, seed, pool, state, err);
-	json_decref(hp);
-	fixture_data_free(&fd);
-	return rc;
 }
 
 TEST(boost_bad_hyperparameters)
@@ -453,7 +259,7 @@ TEST(boost_bad_hyperparameters)
 		{"bagging", PGML_TASK_CLASSIFICATION, "{\"n_jobs\": 1.5}", PGML_ERR_INVALID_ARGUMENT, "\"n_jobs\""},
 		{"bagging", PGML_TASK_CLUSTERING, "{}", PGML_ERR_NOT_SUPPORTED, "clustering"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -469,7 +275,7 @@ TEST(boost_bad_hyperparameters)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\", expected %s mentioning %s", cases[i].algo,
 					  cases[i].hp, pgml_status_name(rc), err.msg, pgml_status_name(cases[i].expect), cases[i].in_msg);
 		CHECK(state == NULL);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(file_algos, cases[i].algo)->free(state);
 	}
 	/* losses that need a number of classes */
 	{
@@ -524,7 +330,7 @@ TEST(boost_accept_params)
 		"\"warm_start\": false, \"n_jobs\": 2, \"random_state\": 0, \"verbose\": 1, \"base_estimator\": \"deprecated\"}"},
 		{"bagging", PGML_TASK_CLASSIFICATION, "{\"n_estimators\": 2, \"max_samples\": 1.0, \"max_features\": 0.01}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -536,64 +342,47 @@ TEST(boost_accept_params)
 		pgml_err_clear(&err);
 		if (fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 1, NULL, &state, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "%s %s: %s (%s)", cases[i].algo, cases[i].hp, err.msg, err.detail);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(file_algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
 
-static char *
-params_text(const json_t *doc, const char *name, pgml_task task, const char *hp)
-{
-	void	   *state = NULL;
-	pgml_err	err;
-	json_t	   *p;
-	char	   *text;
-
-	if (fit_text(doc, name, task, task == PGML_TASK_CLASSIFICATION ? "bin" : "reg", hp, 1, NULL, &state, &err) != PGML_OK)
-		return NULL;
-	p = algo_by_name(name)->params(state);
-	text = pgml_json_dumps(p);
-	json_decref(p);
-	algo_by_name(name)->free(state);
-	return text;
-}
-
 TEST(boost_effective_params)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	char	   *t;
 
 	REQUIRE(doc != NULL);
-	t = params_text(doc, "hist_gradient_boosting", PGML_TASK_REGRESSION, "{\"max_iter\": 2}");
+	t = params_text(doc, "hist_gradient_boosting", PGML_TASK_REGRESSION, "reg", "{\"max_iter\": 2}", 1);
 	CHECK_STR(t, "{\"loss\":\"squared_error\",\"quantile\":null,\"learning_rate\":0.10000000000000001,\"max_iter\":2,"
 			  "\"max_leaf_nodes\":31,\"max_depth\":null,\"min_samples_leaf\":20,\"l2_regularization\":0.0,\"max_bins\":255,"
 			  "\"categorical_features\":null,\"monotonic_cst\":null,\"interaction_cst\":null,\"warm_start\":false,"
 			  "\"early_stopping\":\"auto\",\"scoring\":\"loss\",\"validation_fraction\":0.10000000000000001,\"n_iter_no_change\":10,"
 			  "\"tol\":9.9999999999999995e-8,\"verbose\":0,\"random_state\":null}");
 	pgml_free(t);
-	t = params_text(doc, "hist_gradient_boosting", PGML_TASK_CLASSIFICATION, "{\"max_iter\": 2}");
+	t = params_text(doc, "hist_gradient_boosting", PGML_TASK_CLASSIFICATION, "bin", "{\"max_iter\": 2}", 1);
 	CHECK(t != NULL && strstr(t, "{\"loss\":\"log_loss\",\"learning_rate\":0.10000000000000001,") == t &&
 		  strstr(t, ",\"class_weight\":null}") != NULL && strstr(t, "quantile") == NULL);
 	pgml_free(t);
-	t = params_text(doc, "lightgbm", PGML_TASK_REGRESSION, "{\"num_iterations\": 2, \"lambda_l1\": 0.5}");
+	t = params_text(doc, "lightgbm", PGML_TASK_REGRESSION, "reg", "{\"num_iterations\": 2, \"lambda_l1\": 0.5}", 1);
 	CHECK_STR(t, "{\"boosting_type\":\"gbdt\",\"num_leaves\":31,\"max_depth\":-1,\"learning_rate\":0.10000000000000001,"
 			  "\"n_estimators\":2,\"subsample_for_bin\":200000,\"objective\":\"regression\",\"class_weight\":null,"
 			  "\"min_split_gain\":0.0,\"min_child_weight\":0.001,\"min_child_samples\":20,\"subsample\":1.0,"
 			  "\"subsample_freq\":0,\"colsample_bytree\":1.0,\"reg_alpha\":0.5,\"reg_lambda\":0.0,\"random_state\":null,"
 			  "\"n_jobs\":null,\"importance_type\":\"split\",\"max_bin\":255,\"verbose\":-1,\"alpha\":0.90000000000000002}");
 	pgml_free(t);
-	t = params_text(doc, "lightgbm", PGML_TASK_CLASSIFICATION, "{\"n_estimators\": 2}");
+	t = params_text(doc, "lightgbm", PGML_TASK_CLASSIFICATION, "bin", "{\"n_estimators\": 2}", 1);
 	CHECK(t != NULL && strstr(t, "\"objective\":\"binary\"") != NULL);
 	pgml_free(t);
-	t = params_text(doc, "ada_boost", PGML_TASK_CLASSIFICATION, "{\"n_estimators\": 2}");
+	t = params_text(doc, "ada_boost", PGML_TASK_CLASSIFICATION, "bin", "{\"n_estimators\": 2}", 1);
 	CHECK_STR(t, "{\"estimator\":null,\"n_estimators\":2,\"learning_rate\":1.0,\"algorithm\":\"SAMME.R\","
 			  "\"random_state\":null,\"base_estimator\":\"deprecated\"}");
 	pgml_free(t);
-	t = params_text(doc, "ada_boost", PGML_TASK_REGRESSION, "{\"n_estimators\": 2}");
+	t = params_text(doc, "ada_boost", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2}", 1);
 	CHECK_STR(t, "{\"estimator\":null,\"n_estimators\":2,\"learning_rate\":1.0,\"loss\":\"linear\","
 			  "\"random_state\":null,\"base_estimator\":\"deprecated\"}");
 	pgml_free(t);
-	t = params_text(doc, "bagging", PGML_TASK_REGRESSION, "{\"n_estimators\": 2}");
+	t = params_text(doc, "bagging", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2}", 1);
 	CHECK_STR(t, "{\"estimator\":null,\"n_estimators\":2,\"max_samples\":1.0,\"max_features\":1.0,\"bootstrap\":true,"
 			  "\"bootstrap_features\":false,\"oob_score\":false,\"warm_start\":false,\"n_jobs\":null,"
 			  "\"random_state\":null,\"verbose\":0,\"base_estimator\":\"deprecated\"}");
@@ -608,66 +397,9 @@ TEST(boost_effective_params)
 	CHECK(pgml_algorithm_find("bagging") == &pgml_algo_bagging);
 }
 
-/* Every truncation is corrupt; byte flips either load a model that predicts or are corrupt. */
-static void
-check_hostile(const pgml_algorithm *algo, const pgml_buf *buf)
-{
-	uint8_t    *copy = malloc(buf->len);
-	float		row[64] = {0};
-	float		out[64];
-	pgml_err	err;
-	void	   *state;
-
-	for (size_t len = 0; len < buf->len; len++)
-	{
-		state = (void *) 1;
-		pgml_err_clear(&err);
-		if (load_blob(algo, buf->data, len, &state, &err) != PGML_ERR_CORRUPT || state != NULL ||
-			err.code != PGML_ERR_CORRUPT)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", algo->name, len, buf->len);
-			algo->free(state);
-			break;
-		}
-	}
-	for (size_t i = 0; i < buf->len; i++)
-	{
-		for (int flip = 0; flip < 2; flip++)
-		{
-			static const uint8_t masks[] = {0x01, 0xff};
-			pgml_status rc;
-
-			memcpy(copy, buf->data, buf->len);
-			copy[i] ^= masks[flip];
-			state = NULL;
-			rc = load_blob(algo, copy, buf->len, &state, &err);
-			if (rc == PGML_OK)
-			{
-				size_t		n_out = algo->n_outputs(state);
-				uint64_t	n_features = 0;
-
-				for (int k = 7; k >= 0; k--)
-					n_features = n_features << 8 | copy[7 + k];
-				CHECK(n_out >= 1 && n_out <= 64);
-				if (n_out <= 64 && n_features <= 64)
-				{
-					for (int k = 0; k < 3; k++)
-					{
-						row[0] = (float) (k - 1) * 1e30f;
-						CHECK_INT(algo->predict(state, row, 1, n_features, out, &err), PGML_OK);
-					}
-				}
-				algo->free(state);
-			}
-			else if (rc != PGML_ERR_CORRUPT || state != NULL)
-				test_fail(__FILE__, __LINE__, "%s: flipping byte %zu gave %s", algo->name, i, pgml_status_name(rc));
-		}
-	}
-	free(copy);
-}
-
 TEST(boost_corrupt_blobs)
 {
+	static const uint8_t flip_masks[] = {0x01, 0xff};
 	static const struct
 	{
 		const char *algo;
@@ -683,12 +415,12 @@ TEST(boost_corrupt_blobs)
 		{"ada_boost", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2}"},
 		{"bagging", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 1, \"max_samples\": 6}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, cases[i].algo);
 		const pgml_algorithm *other = algo == &pgml_algo_bagging ? &pgml_algo_random_forest : &pgml_algo_bagging;
 		void	   *state;
 		void	   *loaded = (void *) 1;
@@ -697,9 +429,9 @@ TEST(boost_corrupt_blobs)
 
 		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 1, NULL, &state, &err) == PGML_OK);
 		REQUIRE(save_state(algo, state, &buf));
-		check_hostile(algo, &buf);
+		check_corrupt_blobs(algo, BLOB_WHAT, &buf, flip_masks, 2, check_predicts_extremes, NULL);
 		algo->free(state);
-		CHECK_INT(load_blob(other, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(other, BLOB_WHAT, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
 		CHECK(loaded == NULL);
 		pgml_buf_free(&buf);
 	}
@@ -748,7 +480,7 @@ fit_blob(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, con
 	pgml_err	err;
 
 	pgml_buf_init(buf);
-	if (fit_seed(algo, task, fd, hp, seed, pool, &state, &err) != PGML_OK)
+	if (fit_on(algo, task, fd, hp, seed, pool, &state, &err) != PGML_OK)
 		test_fail(__FILE__, __LINE__, "%s %s: %s", algo->name, hp_text, err.msg);
 	else
 		algo->save(state, buf);
@@ -791,7 +523,7 @@ TEST(boost_pool_gives_identical_models)
 	REQUIRE(pgml_pool_new(3, &pool, &err) == PGML_OK);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, cases[i].algo);
 		const fixture_data *fd = cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg;
 		pgml_buf	serial;
 		pgml_buf	threaded;
@@ -852,7 +584,7 @@ TEST(boost_cancel)
 	REQUIRE(pgml_pool_new(3, &pool, &err) == PGML_OK);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, cases[i].algo);
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
 		void	   *state = NULL;
 		pgml_status rc;
@@ -860,7 +592,7 @@ TEST(boost_cancel)
 		stop_calls = 0;
 		stop_after = cases[i].after;
 		pgml_set_should_stop(stop_hook, NULL);
-		rc = fit_seed(algo, cases[i].task, cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg, hp, 1,
+		rc = fit_on(algo, cases[i].task, cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg, hp, 1,
 					  cases[i].pool ? pool : NULL, &state, &err);
 		pgml_set_should_stop(NULL, NULL);
 		if (rc != PGML_ERR_CANCELLED || err.code != PGML_ERR_CANCELLED)
@@ -887,14 +619,14 @@ TEST(boost_shapes)
 	/* above 10,000 rows early stopping is on by default and stops early; off, every iteration runs */
 	make_problem(12000, 6, false, &fd);
 	hp = json_loads("{\"max_iter\": 300, \"learning_rate\": 0.5}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_hist_gradient_boosting, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_hist_gradient_boosting, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK(trees_count(state) > 10 && trees_count(state) < 300);
 	for (size_t i = 0; i < trees_count(state); i++)
 		CHECK(trees_leaves(state, i) <= 31);
 	pgml_algo_hist_gradient_boosting.free(state);
 	json_decref(hp);
 	hp = json_loads("{\"max_iter\": 40, \"early_stopping\": false, \"max_depth\": 2, \"max_leaf_nodes\": null}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_hist_gradient_boosting, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_hist_gradient_boosting, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 40);
 	for (size_t i = 0; i < 40; i++)
 		CHECK(trees_depth(state, i) <= 2 && trees_leaves(state, i) == 4);
@@ -902,14 +634,14 @@ TEST(boost_shapes)
 	json_decref(hp);
 	/* lightgbm: num_leaves leaves; a tree that cannot split stops training */
 	hp = json_loads("{\"n_estimators\": 5, \"num_leaves\": 7}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_lightgbm, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_lightgbm, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 5);
 	for (size_t i = 0; i < 5; i++)
 		CHECK_INT(trees_leaves(state, i), 7);
 	pgml_algo_lightgbm.free(state);
 	json_decref(hp);
 	hp = json_loads("{\"n_estimators\": 50, \"min_split_gain\": 1e9}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_lightgbm, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_lightgbm, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 1);
 	CHECK_INT(trees_leaves(state, 0), 1);
 	pgml_algo_lightgbm.free(state);
@@ -918,14 +650,14 @@ TEST(boost_shapes)
 	/* three classes: a tree per class per iteration */
 	make_problem(600, 8, true, &fd);
 	hp = json_loads("{\"max_iter\": 6}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_hist_gradient_boosting, PGML_TASK_CLASSIFICATION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_hist_gradient_boosting, PGML_TASK_CLASSIFICATION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 18);
 	CHECK_INT(pgml_algo_hist_gradient_boosting.n_outputs(state), 3);
 	pgml_algo_hist_gradient_boosting.free(state);
 	json_decref(hp);
 	/* ada_boost: stumps, one per round */
 	hp = json_loads("{\"n_estimators\": 7}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_ada_boost, PGML_TASK_CLASSIFICATION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_ada_boost, PGML_TASK_CLASSIFICATION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 7);
 	for (size_t i = 0; i < 7; i++)
 		CHECK(trees_depth(state, i) == 1);
@@ -936,7 +668,7 @@ TEST(boost_shapes)
 
 TEST(boost_through_models)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const char *algos[] = {"hist_gradient_boosting", "lightgbm", "ada_boost", "bagging"};
 	fixture_data fd;
 
@@ -991,7 +723,7 @@ TEST(boost_tiny_data)
 
 	for (size_t a = 0; a < sizeof(algos) / sizeof(algos[0]); a++)
 	{
-		const pgml_algorithm *algo = algo_by_name(algos[a]);
+		const pgml_algorithm *algo = algo_in(file_algos, algos[a]);
 		json_t	   *hp = json_object();
 		pgml_fit_args reg = {PGML_TASK_REGRESSION, hp, 0, 1, NULL};
 		pgml_fit_args cls = {PGML_TASK_CLASSIFICATION, hp, 2, 1, NULL};

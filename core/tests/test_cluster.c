@@ -14,49 +14,13 @@
 #include "pgml/pool.h"
 
 #include "../src/learn/cluster_algorithms.h"
+#include "fixture.h"
+
+#define FIXTURE "cluster.json"	/* in tests/fixtures */
 
 /* ---------------------------------------------------------------------------------------------------
  * Fixture and helpers
  * ------------------------------------------------------------------------------------------------- */
-
-static json_t *
-fixture(void)
-{
-	static json_t *cached;
-	static const char *const paths[] = {"tests/fixtures/cluster.json", "core/tests/fixtures/cluster.json", NULL};
-	pgml_err	err;
-
-	for (int i = 0; cached == NULL && paths[i]; i++)
-		if (pgml_json_load_file(paths[i], 1 << 20, &cached, &err) != PGML_OK)
-			cached = NULL;
-	return cached;
-}
-
-typedef struct dataset
-{
-	float	   *x;
-	size_t		n;
-	size_t		d;
-} dataset;
-
-/* A data set of the fixture, as floats (the fixture's values are float32 already). */
-static dataset
-load_data(const char *name)
-{
-	dataset		ds = {NULL, 0, 0};
-	json_t	   *fx = fixture();
-	json_t	   *m = fx ? json_object_get(json_object_get(fx, "data"), name) : NULL;
-
-	if (m == NULL || json_array_size(m) == 0)
-		return ds;
-	ds.n = json_array_size(m);
-	ds.d = json_array_size(json_array_get(m, 0));
-	ds.x = malloc(ds.n * ds.d * sizeof(float));
-	for (size_t i = 0; i < ds.n; i++)
-		for (size_t f = 0; f < ds.d; f++)
-			ds.x[i * ds.d + f] = (float) json_number_value(json_array_get(json_array_get(m, i), f));
-	return ds;
-}
 
 /* The data a fixture case was fitted on ("digits_wide" is the first 30 rows of "digits"). */
 static dataset
@@ -67,66 +31,11 @@ case_data(const json_t *c)
 
 	if (strcmp(name, "digits_wide") == 0)
 	{
-		ds = load_data("digits");
+		ds = fixture_rows(FIXTURE, "digits");
 		ds.n = 30;
 		return ds;
 	}
-	return load_data(name);
-}
-
-static pgml_status
-fit_json(const pgml_algorithm *a, const json_t *hp, const dataset *ds, uint64_t seed, pgml_pool *pool,
-		 void **state, pgml_err *err)
-{
-	pgml_fit_args args;
-	pgml_data	data;
-
-	args.task = a == &pgml_algo_pca ? PGML_TASK_DECOMPOSITION : PGML_TASK_CLUSTERING;
-	args.hyperparams = hp;
-	args.n_classes = 0;
-	args.seed = seed;
-	args.pool = pool;
-	data.x = ds->x;
-	data.y = NULL;
-	data.n_rows = ds->n;
-	data.n_features = ds->d;
-	data.n_targets = 0;
-	return a->fit(&args, &data, state, err);
-}
-
-static pgml_status
-fit_text(const pgml_algorithm *a, const char *params, const dataset *ds, uint64_t seed, pgml_pool *pool,
-		 void **state, pgml_err *err)
-{
-	json_t	   *hp;
-	pgml_err	perr;
-	pgml_status rc;
-
-	*state = NULL;
-	if (pgml_json_parse(params, strlen(params), "test", &hp, &perr) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "bad test params %s", params);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_json(a, hp, ds, seed, pool, state, err);
-	json_decref(hp);
-	return rc;
-}
-
-/* A saved state, as bytes (malloc'd). */
-static uint8_t *
-save_state(const pgml_algorithm *a, const void *state, size_t *len)
-{
-	pgml_buf	b;
-	uint8_t    *out;
-
-	pgml_buf_init(&b);
-	a->save(state, &b);
-	*len = b.len;
-	out = malloc(b.len ? b.len : 1);
-	memcpy(out, b.data, b.len);
-	pgml_buf_free(&b);
-	return out;
+	return fixture_rows(FIXTURE, name);
 }
 
 /* Centers and inertia of a k-means state, read back from its saved form. */
@@ -145,7 +54,7 @@ get_kmeans_info(const pgml_algorithm *a, const void *state)
 	kmeans_info info;
 	size_t		len,
 				n;
-	uint8_t    *blob = save_state(a, state, &len);
+	uint8_t    *blob = save_state_bytes(a, state, &len);
 	pgml_reader r;
 
 	pgml_reader_init(&r, blob, len, "test", NULL);
@@ -177,7 +86,7 @@ get_pca_info(const void *state)
 	pca_info	info;
 	size_t		len,
 				n;
-	uint8_t    *blob = save_state(&pgml_algo_pca, state, &len);
+	uint8_t    *blob = save_state_bytes(&pgml_algo_pca, state, &len);
 	pgml_reader r;
 
 	pgml_reader_init(&r, blob, len, "test", NULL);
@@ -193,21 +102,6 @@ get_pca_info(const void *state)
 	info.ratio = pgml_reader_f64s(&r, SIZE_MAX, SIZE_MAX, &n);
 	free(blob);
 	return info;
-}
-
-/* Cluster labels of every row. */
-static int *
-labels_of(const pgml_algorithm *a, const void *state, const dataset *ds)
-{
-	float	   *out = malloc(ds->n * sizeof(float));
-	int		   *labels = malloc(ds->n * sizeof(int));
-	pgml_err	err;
-
-	CHECK_INT(a->predict(state, ds->x, ds->n, ds->d, out, &err), PGML_OK);
-	for (size_t i = 0; i < ds->n; i++)
-		labels[i] = (int) out[i];
-	free(out);
-	return labels;
 }
 
 /* Whether two labelings are the same partition (a bijection between labels). */
@@ -271,7 +165,7 @@ make_data(size_t n, size_t d, uint32_t seed)
 
 TEST(cluster_kmeans_matches_sklearn)
 {
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *cases;
 	size_t		i;
 	json_t	   *c;
@@ -290,7 +184,7 @@ TEST(cluster_kmeans_matches_sklearn)
 		size_t		k = (size_t) json_integer_value(json_object_get(hp, "n_clusters"));
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_json(&pgml_algo_kmeans, hp, &ds, 42, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows(&pgml_algo_kmeans, hp, &ds, 42, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		info = get_kmeans_info(&pgml_algo_kmeans, st);
 		CHECK_INT(info.k, k);
@@ -325,7 +219,7 @@ TEST(cluster_kmeans_matches_sklearn)
 TEST(cluster_kmeans_init_array)
 {
 	/* starting from sklearn's converged centers: one more Lloyd pass changes nothing */
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *c;
 	json_t	   *hp;
 	dataset		ds;
@@ -338,7 +232,7 @@ TEST(cluster_kmeans_init_array)
 	c = json_array_get(json_object_get(fx, "kmeans"), 1);	/* digits_k10 */
 	ds = case_data(c);
 	hp = json_pack("{s:i, s:O}", "n_clusters", 10, "init", json_object_get(c, "centers"));
-	CHECK_INT(fit_json(&pgml_algo_kmeans, hp, &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows(&pgml_algo_kmeans, hp, &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	info = get_kmeans_info(&pgml_algo_kmeans, st);
 	CHECK_NEAR(info.inertia, json_number_value(json_object_get(c, "inertia")), 1e-9);
@@ -375,7 +269,7 @@ TEST(cluster_kmeans_relocates_empty_clusters)
 	int		   *labels;
 	bool		seen[3] = {false, false, false};
 
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 3, \"init\": [[0, 0], [5, 5], [1000, 1000]]}", &ds,
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 3, \"init\": [[0, 0], [5, 5], [1000, 1000]]}", &ds,
 					   0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	labels = labels_of(&pgml_algo_kmeans, st, &ds);
@@ -387,7 +281,7 @@ TEST(cluster_kmeans_relocates_empty_clusters)
 	pgml_algo_kmeans.free(st);
 
 	/* two empty clusters at once */
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 3, \"init\": [[0, 0], [1000, 1000], [-1000, 5]]}", &ds,
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 3, \"init\": [[0, 0], [1000, 1000], [-1000, 5]]}", &ds,
 					   0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	labels = labels_of(&pgml_algo_kmeans, st, &ds);
@@ -401,7 +295,7 @@ TEST(cluster_kmeans_relocates_empty_clusters)
 
 TEST(cluster_kmeans_round_trip_and_params)
 {
-	dataset		ds = load_data("digits");
+	dataset		ds = fixture_rows(FIXTURE, "digits");
 	void	   *st = NULL;
 	void	   *back = NULL;
 	pgml_err	err;
@@ -416,16 +310,16 @@ TEST(cluster_kmeans_round_trip_and_params)
 	int		   *l2;
 
 	REQUIRE(ds.x != NULL);
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 5, \"random_state\": 3}", &ds, 0, NULL, &st, &err),
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 5, \"random_state\": 3}", &ds, 0, NULL, &st, &err),
 			  PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(pgml_algo_kmeans.n_outputs(st), 1);
-	blob = save_state(&pgml_algo_kmeans, st, &len);
+	blob = save_state_bytes(&pgml_algo_kmeans, st, &len);
 	pgml_reader_init(&r, blob, len, "model", &err);
 	CHECK_INT(pgml_algo_kmeans.load(&r, &back, &err), PGML_OK);
 	REQUIRE(back != NULL);
 	CHECK_INT(pgml_reader_remaining(&r), 0);
-	blob2 = save_state(&pgml_algo_kmeans, back, &len2);
+	blob2 = save_state_bytes(&pgml_algo_kmeans, back, &len2);
 	CHECK(len == len2 && memcmp(blob, blob2, len) == 0);
 	l1 = labels_of(&pgml_algo_kmeans, st, &ds);
 	l2 = labels_of(&pgml_algo_kmeans, back, &ds);
@@ -461,7 +355,7 @@ TEST(cluster_kmeans_round_trip_and_params)
 
 TEST(cluster_kmeans_seed_and_random_state)
 {
-	dataset		ds = load_data("digits");
+	dataset		ds = fixture_rows(FIXTURE, "digits");
 	void	   *a = NULL;
 	void	   *b = NULL;
 	void	   *c = NULL;
@@ -475,14 +369,14 @@ TEST(cluster_kmeans_seed_and_random_state)
 
 	REQUIRE(ds.x != NULL);
 	/* the same seed gives the same model; random_state overrides the seed */
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_init\": 2}", &ds, 7, NULL, &a, &err), PGML_OK);
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_init\": 2}", &ds, 7, NULL, &b, &err), PGML_OK);
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_init\": 2, \"random_state\": 7}", &ds, 99, NULL, &c, &err),
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_init\": 2}", &ds, 7, NULL, &a, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_init\": 2}", &ds, 7, NULL, &b, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_init\": 2, \"random_state\": 7}", &ds, 99, NULL, &c, &err),
 			  PGML_OK);
 	REQUIRE(a && b && c);
-	ba = save_state(&pgml_algo_kmeans, a, &la);
-	bb = save_state(&pgml_algo_kmeans, b, &lb);
-	bc = save_state(&pgml_algo_kmeans, c, &lc);
+	ba = save_state_bytes(&pgml_algo_kmeans, a, &la);
+	bb = save_state_bytes(&pgml_algo_kmeans, b, &lb);
+	bc = save_state_bytes(&pgml_algo_kmeans, c, &lc);
 	CHECK(la == lb && memcmp(ba, bb, la) == 0);
 	{
 		kmeans_info ia = get_kmeans_info(&pgml_algo_kmeans, a);
@@ -507,7 +401,7 @@ TEST(cluster_kmeans_seed_and_random_state)
 
 TEST(cluster_mini_batch_matches_sklearn)
 {
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *cases;
 	size_t		i;
 	json_t	   *c;
@@ -523,7 +417,7 @@ TEST(cluster_mini_batch_matches_sklearn)
 		kmeans_info info;
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_json(&pgml_algo_mini_batch_kmeans, json_object_get(c, "params"), &ds, 0, NULL, &st, &err),
+		CHECK_INT(fit_rows(&pgml_algo_mini_batch_kmeans, json_object_get(c, "params"), &ds, 0, NULL, &st, &err),
 				  PGML_OK);
 		REQUIRE(st != NULL);
 		info = get_kmeans_info(&pgml_algo_mini_batch_kmeans, st);
@@ -537,7 +431,7 @@ TEST(cluster_mini_batch_matches_sklearn)
 
 TEST(cluster_mini_batch_options)
 {
-	dataset		ds = load_data("digits");
+	dataset		ds = fixture_rows(FIXTURE, "digits");
 	void	   *st = NULL;
 	pgml_err	err;
 	json_t	   *p;
@@ -546,7 +440,7 @@ TEST(cluster_mini_batch_options)
 
 	REQUIRE(ds.x != NULL);
 	/* no labels: the inertia is the smoothed batch inertia scaled to the data */
-	CHECK_INT(fit_text(&pgml_algo_mini_batch_kmeans,
+	CHECK_INT(fit_rows_text(&pgml_algo_mini_batch_kmeans,
 					   "{\"n_clusters\": 10, \"batch_size\": 32, \"compute_labels\": false, \"init_size\": 5,"
 					   " \"max_no_improvement\": null, \"max_iter\": 3, \"tol\": 0.001, \"init\": \"random\","
 					   " \"n_init\": \"auto\", \"reassignment_ratio\": 0.5}",
@@ -566,7 +460,7 @@ TEST(cluster_mini_batch_options)
 	pgml_algo_mini_batch_kmeans.free(st);
 
 	/* defaults */
-	CHECK_INT(fit_text(&pgml_algo_mini_batch_kmeans, "{}", &ds, 5, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_mini_batch_kmeans, "{}", &ds, 5, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	p = pgml_algo_mini_batch_kmeans.params(st);
 	text = pgml_json_dumps(p);
@@ -585,7 +479,7 @@ TEST(cluster_mini_batch_options)
 
 TEST(cluster_pca_matches_sklearn)
 {
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *cases;
 	size_t		i;
 	json_t	   *c;
@@ -609,7 +503,7 @@ TEST(cluster_pca_matches_sklearn)
 		double		sum = 0;
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_json(&pgml_algo_pca, json_object_get(c, "params"), &ds, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows(&pgml_algo_pca, json_object_get(c, "params"), &ds, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		CHECK_INT(pgml_algo_pca.n_outputs(st), nc);
 		info = get_pca_info(st);
@@ -643,7 +537,7 @@ TEST(cluster_pca_matches_sklearn)
 
 TEST(cluster_pca_solvers_and_params)
 {
-	dataset		ds = load_data("blobs");
+	dataset		ds = fixture_rows(FIXTURE, "blobs");
 	void	   *full = NULL;
 	void	   *st = NULL;
 	pgml_err	err;
@@ -653,7 +547,7 @@ TEST(cluster_pca_solvers_and_params)
 				b;
 
 	REQUIRE(ds.x != NULL);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{}", &ds, 0, NULL, &full, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{}", &ds, 0, NULL, &full, &err), PGML_OK);
 	REQUIRE(full != NULL);
 	p = pgml_algo_pca.params(full);
 	text = pgml_json_dumps(p);
@@ -665,11 +559,11 @@ TEST(cluster_pca_solvers_and_params)
 	CHECK_NEAR(pgml_pca_explained_variance_ratio_sum(full), 1.0, 1e-12);
 
 	/* arpack keeps min(n, d) - 1 components by default; randomized is computed exactly too */
-	CHECK_INT(fit_text(&pgml_algo_pca, "{\"svd_solver\": \"arpack\"}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{\"svd_solver\": \"arpack\"}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(pgml_algo_pca.n_outputs(st), 4);
 	pgml_algo_pca.free(st);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{\"svd_solver\": \"randomized\", \"n_components\": 2, \"iterated_power\": 3,"
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{\"svd_solver\": \"randomized\", \"n_components\": 2, \"iterated_power\": 3,"
 					   " \"power_iteration_normalizer\": \"QR\", \"random_state\": 1}", &ds, 0, NULL, &st, &err),
 			  PGML_OK);
 	REQUIRE(st != NULL);
@@ -697,7 +591,7 @@ TEST(cluster_pca_solvers_and_params)
 
 TEST(cluster_pca_round_trip)
 {
-	dataset		ds = load_data("digits");
+	dataset		ds = fixture_rows(FIXTURE, "digits");
 	void	   *st = NULL;
 	void	   *back = NULL;
 	pgml_err	err;
@@ -710,14 +604,14 @@ TEST(cluster_pca_round_trip)
 	float	   *o2;
 
 	REQUIRE(ds.x != NULL);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{\"n_components\": 7, \"whiten\": true}", &ds, 0, NULL, &st, &err),
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{\"n_components\": 7, \"whiten\": true}", &ds, 0, NULL, &st, &err),
 			  PGML_OK);
 	REQUIRE(st != NULL);
-	blob = save_state(&pgml_algo_pca, st, &len);
+	blob = save_state_bytes(&pgml_algo_pca, st, &len);
 	pgml_reader_init(&r, blob, len, "model", &err);
 	CHECK_INT(pgml_algo_pca.load(&r, &back, &err), PGML_OK);
 	REQUIRE(back != NULL);
-	blob2 = save_state(&pgml_algo_pca, back, &len2);
+	blob2 = save_state_bytes(&pgml_algo_pca, back, &len2);
 	CHECK(len == len2 && memcmp(blob, blob2, len) == 0);
 	CHECK_INT(pgml_algo_pca.n_outputs(back), 7);
 	o1 = malloc(ds.n * 7 * sizeof(float));
@@ -747,91 +641,25 @@ TEST(cluster_pca_round_trip)
  * Corrupt states, errors, cancellation, threads
  * ------------------------------------------------------------------------------------------------- */
 
-/* Loads every truncation and every single-byte corruption of a saved state: never a crash; truncations
- * and a bad header are PGML_ERR_CORRUPT. */
-static void
-check_corrupt(const pgml_algorithm *a, const void *st, size_t n_features)
-{
-	size_t		len;
-	uint8_t    *blob = save_state(a, st, &len);
-	uint8_t    *copy = malloc(len);
-	float		probe[64] = {0};
-	float		out[64];
-
-	REQUIRE(n_features <= 64);
-	for (size_t cut = 0; cut < len; cut++)
-	{
-		pgml_reader r;
-		pgml_err	err;
-		void	   *back = (void *) 1;
-		uint8_t    *part = malloc(cut ? cut : 1);	/* exact size, so ASan sees over-reads */
-
-		memcpy(part, blob, cut);
-		pgml_reader_init(&r, part, cut, "model", &err);
-		if (a->load(&r, &back, &err) != PGML_ERR_CORRUPT || back != NULL)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", a->name, cut, len);
-			free(part);
-			break;
-		}
-		CHECK_INT(err.code, PGML_ERR_CORRUPT);
-		free(part);
-	}
-	for (size_t pos = 0; pos < len; pos++)
-		for (int v = 0; v < 3; v++)
-		{
-			static const uint8_t bytes[] = {0xff, 0x00, 0x80};
-			pgml_reader r;
-			pgml_err	err;
-			void	   *back = NULL;
-			pgml_status rc;
-
-			memcpy(copy, blob, len);
-			if (copy[pos] == bytes[v])
-				continue;
-			copy[pos] = bytes[v];
-			pgml_reader_init(&r, copy, len, "model", &err);
-			rc = a->load(&r, &back, &err);
-			if (pos < 5)
-				CHECK_INT(rc, PGML_ERR_CORRUPT);	/* version and kind */
-			if (rc == PGML_OK)
-			{
-				size_t		no = a->n_outputs(back);
-
-				REQUIRE(back != NULL);
-				if (no <= 64)
-					(void) a->predict(back, probe, 1, n_features, out, &err);
-				a->free(back);
-			}
-			else
-			{
-				CHECK_INT(rc, PGML_ERR_CORRUPT);
-				CHECK(back == NULL);
-			}
-		}
-	free(copy);
-	free(blob);
-}
-
 TEST(cluster_corrupt_states)
 {
-	dataset		ds = load_data("blobs");
+	dataset		ds = fixture_rows(FIXTURE, "blobs");
 	void	   *st = NULL;
 	pgml_err	err;
 
 	REQUIRE(ds.x != NULL);
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 3, \"n_init\": 1}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 3, \"n_init\": 1}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
-	check_corrupt(&pgml_algo_kmeans, st, ds.d);
+	check_corrupt_state(&pgml_algo_kmeans, st, ds.d, false);
 	pgml_algo_kmeans.free(st);
-	CHECK_INT(fit_text(&pgml_algo_mini_batch_kmeans, "{\"n_clusters\": 2, \"n_init\": 1}", &ds, 0, NULL, &st, &err),
+	CHECK_INT(fit_rows_text(&pgml_algo_mini_batch_kmeans, "{\"n_clusters\": 2, \"n_init\": 1}", &ds, 0, NULL, &st, &err),
 			  PGML_OK);
 	REQUIRE(st != NULL);
-	check_corrupt(&pgml_algo_mini_batch_kmeans, st, ds.d);
+	check_corrupt_state(&pgml_algo_mini_batch_kmeans, st, ds.d, false);
 	pgml_algo_mini_batch_kmeans.free(st);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{\"n_components\": 2}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{\"n_components\": 2}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
-	check_corrupt(&pgml_algo_pca, st, ds.d);
+	check_corrupt_state(&pgml_algo_pca, st, ds.d, false);
 	pgml_algo_pca.free(st);
 
 	/* hostile counts: a huge cluster count with little data behind it */
@@ -956,14 +784,14 @@ TEST(cluster_bad_hyperparameters)
 		{&pgml_algo_pca, "{\"random_state\": 4294967296}", PGML_ERR_INVALID_ARGUMENT, "random_state"},
 		{&pgml_algo_pca, "{\"n_clusters\": 2}", PGML_ERR_INVALID_ARGUMENT, "n_clusters"},
 	};
-	dataset		ds = load_data("blobs");
+	dataset		ds = fixture_rows(FIXTURE, "blobs");
 
 	REQUIRE(ds.x != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
 		void	   *st = NULL;
 		pgml_err	err;
-		pgml_status rc = fit_text(cases[i].algo, cases[i].params, &ds, 0, NULL, &st, &err);
+		pgml_status rc = fit_rows_text(cases[i].algo, cases[i].params, &ds, 0, NULL, &st, &err);
 
 		if (rc != cases[i].code || st != NULL || strstr(err.msg, cases[i].names) == NULL)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\"", cases[i].algo->name, cases[i].params,
@@ -976,7 +804,7 @@ TEST(cluster_bad_hyperparameters)
 
 TEST(cluster_data_and_task_errors)
 {
-	dataset		ds = load_data("blobs");
+	dataset		ds = fixture_rows(FIXTURE, "blobs");
 	void	   *st = NULL;
 	pgml_err	err;
 	pgml_fit_args args = {PGML_TASK_REGRESSION, NULL, 0, 0, NULL};
@@ -998,18 +826,18 @@ TEST(cluster_data_and_task_errors)
 
 	/* not finite */
 	ds.x[7] = NAN;
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{}", &ds, 0, NULL, &st, &err), PGML_ERR_DATA);
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{}", &ds, 0, NULL, &st, &err), PGML_ERR_DATA);
 	CHECK_STR(err.detail, "Row 2, feature 3 is not a finite number.");
-	CHECK_INT(fit_text(&pgml_algo_mini_batch_kmeans, "{}", &ds, 0, NULL, &st, &err), PGML_ERR_DATA);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{}", &ds, 0, NULL, &st, &err), PGML_ERR_DATA);
+	CHECK_INT(fit_rows_text(&pgml_algo_mini_batch_kmeans, "{}", &ds, 0, NULL, &st, &err), PGML_ERR_DATA);
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{}", &ds, 0, NULL, &st, &err), PGML_ERR_DATA);
 	ds.x[7] = 1;
 
 	/* one row: PCA needs two */
 	{
 		dataset		one = {ds.x, 1, ds.d};
 
-		CHECK_INT(fit_text(&pgml_algo_pca, "{}", &one, 0, NULL, &st, &err), PGML_ERR_INVALID_ARGUMENT);
-		CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 1}", &one, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(&pgml_algo_pca, "{}", &one, 0, NULL, &st, &err), PGML_ERR_INVALID_ARGUMENT);
+		CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 1}", &one, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		CHECK_INT(pgml_algo_kmeans.predict(st, ds.x, 1, ds.d, out, &err), PGML_OK);
 		CHECK(out[0] == 0);
@@ -1017,13 +845,13 @@ TEST(cluster_data_and_task_errors)
 	}
 
 	/* predict with the wrong feature count */
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 2}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 2}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(pgml_algo_kmeans.predict(st, ds.x, 1, ds.d + 1, out, &err), PGML_ERR_INVALID_ARGUMENT);
 	CHECK_STR(err.msg, "wrong number of features");
 	CHECK_INT(pgml_algo_kmeans.predict(st, ds.x, 0, ds.d, out, &err), PGML_OK);
 	pgml_algo_kmeans.free(st);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{\"n_components\": 2}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{\"n_components\": 2}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(pgml_algo_pca.predict(st, ds.x, 1, ds.d - 1, out, &err), PGML_ERR_INVALID_ARGUMENT);
 	pgml_algo_pca.free(st);
@@ -1081,7 +909,7 @@ TEST(cluster_cancel)
 			atomic_store(&stop_calls, 0);
 			stop_after = after;
 			pgml_set_should_stop(stop_later, NULL);
-			rc = fit_text(fits[f].algo, fits[f].params, &ds, 0, NULL, &st, &err);
+			rc = fit_rows_text(fits[f].algo, fits[f].params, &ds, 0, NULL, &st, &err);
 			pgml_set_should_stop(NULL, NULL);
 			if (rc == PGML_ERR_CANCELLED)
 			{
@@ -1105,34 +933,9 @@ TEST(cluster_cancel)
 	free(ds.x);
 }
 
-/* Fits with and without a pool of 3 threads; the saved states must be identical. */
-static void
-check_pool(const pgml_algorithm *a, const char *params, const dataset *ds, pgml_pool *pool)
-{
-	void	   *s1 = NULL;
-	void	   *s2 = NULL;
-	pgml_err	err;
-	size_t		l1,
-				l2;
-	uint8_t    *b1;
-	uint8_t    *b2;
-
-	CHECK_INT(fit_text(a, params, ds, 11, NULL, &s1, &err), PGML_OK);
-	CHECK_INT(fit_text(a, params, ds, 11, pool, &s2, &err), PGML_OK);
-	REQUIRE(s1 && s2);
-	b1 = save_state(a, s1, &l1);
-	b2 = save_state(a, s2, &l2);
-	if (l1 != l2 || memcmp(b1, b2, l1) != 0)
-		test_fail(__FILE__, __LINE__, "%s %s: a pool changes the result", a->name, params);
-	free(b1);
-	free(b2);
-	a->free(s1);
-	a->free(s2);
-}
-
 TEST(cluster_pool_same_result)
 {
-	dataset		digits = load_data("digits");
+	dataset		digits = fixture_rows(FIXTURE, "digits");
 	dataset		big = make_data(30000, 6, 2);
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
@@ -1162,7 +965,7 @@ TEST(cluster_degenerate_data)
 
 	for (size_t i = 0; i < 30; i++)
 		x[i] = (float) (i % 3);
-	CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 3}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 3}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(pgml_algo_kmeans.predict(st, x, 10, 3, out, &err), PGML_OK);
 	CHECK(out[0] >= 0 && out[0] < 3);
@@ -1173,10 +976,10 @@ TEST(cluster_degenerate_data)
 		pgml_free(info.centers);
 	}
 	pgml_algo_kmeans.free(st);
-	CHECK_INT(fit_text(&pgml_algo_mini_batch_kmeans, "{\"n_clusters\": 3}", &ds, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_mini_batch_kmeans, "{\"n_clusters\": 3}", &ds, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	pgml_algo_mini_batch_kmeans.free(st);
-	CHECK_INT(fit_text(&pgml_algo_pca, "{\"n_components\": 0.5, \"whiten\": true}", &ds, 0, NULL, &st, &err),
+	CHECK_INT(fit_rows_text(&pgml_algo_pca, "{\"n_components\": 0.5, \"whiten\": true}", &ds, 0, NULL, &st, &err),
 			  PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(pgml_algo_pca.predict(st, x, 10, 3, out, &err), PGML_OK);
@@ -1190,58 +993,17 @@ TEST(cluster_degenerate_data)
 		float		y[] = {1, 2, 3, 10, 11, 12};
 		dataset		one = {y, 6, 1};
 
-		CHECK_INT(fit_text(&pgml_algo_kmeans, "{\"n_clusters\": 2}", &one, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(&pgml_algo_kmeans, "{\"n_clusters\": 2}", &one, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		CHECK_INT(pgml_algo_kmeans.predict(st, y, 6, 1, out, &err), PGML_OK);
 		CHECK(out[0] == out[2] && out[3] == out[5] && out[0] != out[3]);
 		pgml_algo_kmeans.free(st);
-		CHECK_INT(fit_text(&pgml_algo_pca, "{}", &one, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(&pgml_algo_pca, "{}", &one, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		CHECK_INT(pgml_algo_pca.n_outputs(st), 1);
 		CHECK_NEAR(pgml_pca_explained_variance_ratio_sum(st), 1, 1e-12);
 		pgml_algo_pca.free(st);
 	}
-}
-
-/* An allocator that fails the allocation numbered fail_at (0-based) and counts the rest. */
-typedef struct failing
-{
-	long		count;
-	long		fail_at;
-	long		live;
-} failing;
-
-static void *
-failing_alloc(size_t size, void *state)
-{
-	failing    *f = state;
-
-	if (f->count++ == f->fail_at)
-		return NULL;
-	f->live++;
-	return malloc(size);
-}
-
-static void *
-failing_realloc(void *ptr, size_t size, void *state)
-{
-	failing    *f = state;
-
-	if (f->count++ == f->fail_at)
-		return NULL;
-	if (ptr == NULL)
-		f->live++;
-	return realloc(ptr, size);
-}
-
-static void
-failing_free(void *ptr, void *state)
-{
-	failing    *f = state;
-
-	if (ptr != NULL)
-		f->live--;
-	free(ptr);
 }
 
 TEST(cluster_out_of_memory)
@@ -1275,7 +1037,7 @@ TEST(cluster_out_of_memory)
 			uint8_t    *blob = NULL;
 
 			pgml_set_allocator(&a);
-			rc = fit_json(fits[i].algo, hp, &ds, 0, NULL, &st, &err);
+			rc = fit_rows(fits[i].algo, hp, &ds, 0, NULL, &st, &err);
 			if (rc == PGML_OK)
 			{
 				/* saving and loading under failing allocations too */

@@ -22,127 +22,13 @@
 #include "pgml/pool.h"
 
 #include "../src/learn/cluster_algorithms.h"
+#include "fixture.h"
+
+#define FIXTURE "cluster_more.json"	/* in tests/fixtures */
 
 /* ---------------------------------------------------------------------------------------------------
  * Fixture and helpers
  * ------------------------------------------------------------------------------------------------- */
-
-static json_t *
-fixture(void)
-{
-	static json_t *cached;
-	static const char *const paths[] = {
-		"tests/fixtures/cluster_more.json", "core/tests/fixtures/cluster_more.json", NULL
-	};
-	pgml_err	err;
-
-	for (int i = 0; cached == NULL && paths[i]; i++)
-		if (pgml_json_load_file(paths[i], 1 << 20, &cached, &err) != PGML_OK)
-			cached = NULL;
-	return cached;
-}
-
-typedef struct dataset
-{
-	float	   *x;
-	size_t		n;
-	size_t		d;
-} dataset;
-
-/* A matrix of the fixture as floats (its values are float32 already). */
-static dataset
-json_matrix(const json_t *m)
-{
-	dataset		ds = {NULL, 0, 0};
-
-	if (m == NULL || json_array_size(m) == 0)
-		return ds;
-	ds.n = json_array_size(m);
-	ds.d = json_array_size(json_array_get(m, 0));
-	ds.x = malloc(ds.n * ds.d * sizeof(float));
-	for (size_t i = 0; i < ds.n; i++)
-		for (size_t f = 0; f < ds.d; f++)
-			ds.x[i * ds.d + f] = (float) json_number_value(json_array_get(json_array_get(m, i), f));
-	return ds;
-}
-
-static dataset
-load_data(const char *name)
-{
-	json_t	   *fx = fixture();
-
-	return json_matrix(fx ? json_object_get(json_object_get(fx, "data"), name) : NULL);
-}
-
-static pgml_status
-fit_json(const pgml_algorithm *a, const json_t *hp, const dataset *ds, uint64_t seed, pgml_pool *pool,
-		 void **state, pgml_err *err)
-{
-	pgml_fit_args args;
-	pgml_data	data;
-
-	args.task = PGML_TASK_CLUSTERING;
-	args.hyperparams = hp;
-	args.n_classes = 0;
-	args.seed = seed;
-	args.pool = pool;
-	data.x = ds->x;
-	data.y = NULL;
-	data.n_rows = ds->n;
-	data.n_features = ds->d;
-	data.n_targets = 0;
-	return a->fit(&args, &data, state, err);
-}
-
-static pgml_status
-fit_text(const pgml_algorithm *a, const char *params, const dataset *ds, uint64_t seed, pgml_pool *pool,
-		 void **state, pgml_err *err)
-{
-	json_t	   *hp;
-	pgml_err	perr;
-	pgml_status rc;
-
-	*state = NULL;
-	if (pgml_json_parse(params, strlen(params), "test", &hp, &perr) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "bad test params %s", params);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_json(a, hp, ds, seed, pool, state, err);
-	json_decref(hp);
-	return rc;
-}
-
-/* A saved state, as bytes (malloc'd). */
-static uint8_t *
-save_state(const pgml_algorithm *a, const void *state, size_t *len)
-{
-	pgml_buf	b;
-	uint8_t    *out;
-
-	pgml_buf_init(&b);
-	a->save(state, &b);
-	*len = b.len;
-	out = malloc(b.len ? b.len : 1);
-	memcpy(out, b.data, b.len);
-	pgml_buf_free(&b);
-	return out;
-}
-
-/* Predicted labels of every row of ds (malloc'd). */
-static int *
-labels_of(const pgml_algorithm *a, const void *state, const dataset *ds)
-{
-	float	   *out = malloc((ds->n ? ds->n : 1) * sizeof(float));
-	int		   *labels = malloc((ds->n ? ds->n : 1) * sizeof(int));
-	pgml_err	err;
-
-	CHECK_INT(a->predict(state, ds->x, ds->n, ds->d, out, &err), PGML_OK);
-	for (size_t i = 0; i < ds->n; i++)
-		labels[i] = (int) out[i];
-	free(out);
-	return labels;
-}
 
 /* A JSON array of integers (malloc'd). */
 static int *
@@ -241,7 +127,7 @@ get_birch_info(const void *state)
 	birch_info	info;
 	size_t		len,
 				n;
-	uint8_t    *blob = save_state(&pgml_algo_birch, state, &len);
+	uint8_t    *blob = save_state_bytes(&pgml_algo_birch, state, &len);
 	pgml_reader r;
 
 	pgml_reader_init(&r, blob, len, "test", NULL);
@@ -275,7 +161,7 @@ get_mean_shift_info(const void *state)
 	mean_shift_info info;
 	size_t		len,
 				n;
-	uint8_t    *blob = save_state(&pgml_algo_mean_shift, state, &len);
+	uint8_t    *blob = save_state_bytes(&pgml_algo_mean_shift, state, &len);
 	pgml_reader r;
 
 	pgml_reader_init(&r, blob, len, "test", NULL);
@@ -306,7 +192,7 @@ get_affinity_info(const void *state)
 	affinity_info info;
 	size_t		len,
 				n;
-	uint8_t    *blob = save_state(&pgml_algo_affinity_propagation, state, &len);
+	uint8_t    *blob = save_state_bytes(&pgml_algo_affinity_propagation, state, &len);
 	pgml_reader r;
 
 	pgml_reader_init(&r, blob, len, "test", NULL);
@@ -354,7 +240,7 @@ make_data(size_t n, size_t d, uint32_t seed, int n_centers, float spread)
 static void
 check_new_rows(const pgml_algorithm *a, const void *st, const json_t *c)
 {
-	dataset		fresh = json_matrix(json_object_get(c, "new_rows"));
+	dataset		fresh = dataset_from_json(json_object_get(c, "new_rows"));
 	int		   *expect = json_ints(json_object_get(c, "new_labels"));
 	int		   *got;
 
@@ -383,7 +269,7 @@ check_new_rows(const pgml_algorithm *a, const void *st, const json_t *c)
 
 TEST(cluster_more_birch_matches_sklearn)
 {
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *cases;
 	size_t		i;
 	json_t	   *c;
@@ -394,7 +280,7 @@ TEST(cluster_more_birch_matches_sklearn)
 	json_array_foreach(cases, i, c)
 	{
 		const char *name = json_string_value(json_object_get(c, "name"));
-		dataset		ds = load_data(json_string_value(json_object_get(c, "data")));
+		dataset		ds = fixture_rows(FIXTURE, json_string_value(json_object_get(c, "data")));
 		void	   *st = NULL;
 		pgml_err	err;
 		birch_info	info;
@@ -405,7 +291,7 @@ TEST(cluster_more_birch_matches_sklearn)
 		int		   *labels;
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_json(&pgml_algo_birch, json_object_get(c, "params"), &ds, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows(&pgml_algo_birch, json_object_get(c, "params"), &ds, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		info = get_birch_info(st);
 		/* the same CF-tree: the same subclusters in the same order */
@@ -443,7 +329,7 @@ TEST(cluster_more_birch_matches_sklearn)
 
 TEST(cluster_more_mean_shift_matches_sklearn)
 {
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *cases;
 	size_t		i;
 	json_t	   *c;
@@ -454,7 +340,7 @@ TEST(cluster_more_mean_shift_matches_sklearn)
 	json_array_foreach(cases, i, c)
 	{
 		const char *name = json_string_value(json_object_get(c, "name"));
-		dataset		ds = load_data(json_string_value(json_object_get(c, "data")));
+		dataset		ds = fixture_rows(FIXTURE, json_string_value(json_object_get(c, "data")));
 		void	   *st = NULL;
 		pgml_err	err;
 		mean_shift_info info;
@@ -464,7 +350,7 @@ TEST(cluster_more_mean_shift_matches_sklearn)
 		int		   *labels;
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_json(&pgml_algo_mean_shift, json_object_get(c, "params"), &ds, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows(&pgml_algo_mean_shift, json_object_get(c, "params"), &ds, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		info = get_mean_shift_info(st);
 		CHECK_NEAR(info.bandwidth, json_number_value(json_object_get(c, "bandwidth")), 1e-12);
@@ -491,7 +377,7 @@ TEST(cluster_more_mean_shift_matches_sklearn)
 
 TEST(cluster_more_affinity_matches_sklearn)
 {
-	json_t	   *fx = fixture();
+	json_t	   *fx = fixture_cached(FIXTURE);
 	json_t	   *cases;
 	size_t		i;
 	json_t	   *c;
@@ -502,7 +388,7 @@ TEST(cluster_more_affinity_matches_sklearn)
 	json_array_foreach(cases, i, c)
 	{
 		const char *name = json_string_value(json_object_get(c, "name"));
-		dataset		ds = load_data(json_string_value(json_object_get(c, "data")));
+		dataset		ds = fixture_rows(FIXTURE, json_string_value(json_object_get(c, "data")));
 		void	   *st = NULL;
 		pgml_err	err;
 		affinity_info info;
@@ -516,7 +402,7 @@ TEST(cluster_more_affinity_matches_sklearn)
 		int64_t		slack = sk_iter / 5 > 3 ? sk_iter / 5 : 3;
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_json(&pgml_algo_affinity_propagation, json_object_get(c, "params"), &ds, 0, NULL, &st, &err),
+		CHECK_INT(fit_rows(&pgml_algo_affinity_propagation, json_object_get(c, "params"), &ds, 0, NULL, &st, &err),
 				  PGML_OK);
 		REQUIRE(st != NULL);
 		info = get_affinity_info(st);
@@ -575,15 +461,15 @@ check_round_trip(const pgml_algorithm *a, const char *params, const dataset *ds,
 	int		   *l1;
 	int		   *l2;
 
-	CHECK_INT(fit_text(a, params, ds, 5, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(a, params, ds, 5, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	CHECK_INT(a->n_outputs(st), 1);
-	blob = save_state(a, st, &len);
+	blob = save_state_bytes(a, st, &len);
 	pgml_reader_init(&r, blob, len, "model", &err);
 	CHECK_INT(a->load(&r, &back, &err), PGML_OK);
 	REQUIRE(back != NULL);
 	CHECK_INT(pgml_reader_remaining(&r), 0);
-	blob2 = save_state(a, back, &len2);
+	blob2 = save_state_bytes(a, back, &len2);
 	CHECK(len == len2 && memcmp(blob, blob2, len) == 0);
 	l1 = labels_of(a, st, ds);
 	l2 = labels_of(a, back, ds);
@@ -626,7 +512,7 @@ check_round_trip(const pgml_algorithm *a, const char *params, const dataset *ds,
 
 TEST(cluster_more_round_trip_and_params)
 {
-	dataset		ds = load_data("blobs2");
+	dataset		ds = fixture_rows(FIXTURE, "blobs2");
 
 	REQUIRE(ds.x != NULL);
 	check_round_trip(&pgml_algo_birch, "{}", &ds,
@@ -661,72 +547,9 @@ TEST(cluster_more_round_trip_and_params)
 	free(ds.x);
 }
 
-/* Every truncation of a saved state fails to load, and single corrupted bytes never crash. */
-static void
-check_corrupt(const pgml_algorithm *a, const void *st, size_t n_features)
-{
-	size_t		len;
-	uint8_t    *blob = save_state(a, st, &len);
-	uint8_t    *copy = malloc(len);
-	float		probe[64] = {0};
-	float		out[4];
-
-	REQUIRE(n_features <= 64);
-	for (size_t cut = 0; cut < len; cut++)
-	{
-		pgml_reader r;
-		pgml_err	err;
-		void	   *back = (void *) 1;
-		uint8_t    *part = malloc(cut ? cut : 1);	/* exact size, so ASan sees over-reads */
-
-		memcpy(part, blob, cut);
-		pgml_reader_init(&r, part, cut, "model", &err);
-		if (a->load(&r, &back, &err) != PGML_ERR_CORRUPT || back != NULL)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", a->name, cut, len);
-			free(part);
-			break;
-		}
-		CHECK_INT(err.code, PGML_ERR_CORRUPT);
-		free(part);
-	}
-	for (size_t pos = 0; pos < len; pos++)
-		for (int v = 0; v < 3; v++)
-		{
-			static const uint8_t bytes[] = {0xff, 0x00, 0x80};
-			pgml_reader r;
-			pgml_err	err;
-			void	   *back = NULL;
-			pgml_status rc;
-
-			memcpy(copy, blob, len);
-			if (copy[pos] == bytes[v])
-				continue;
-			copy[pos] = bytes[v];
-			pgml_reader_init(&r, copy, len, "model", &err);
-			rc = a->load(&r, &back, &err);
-			if (pos < 5)
-				CHECK_INT(rc, PGML_ERR_CORRUPT);	/* version and kind */
-			if (rc == PGML_OK)
-			{
-				REQUIRE(back != NULL);
-				CHECK_INT(a->n_outputs(back), 1);
-				CHECK_INT(a->predict(back, probe, 1, n_features, out, &err), PGML_OK);
-				a->free(back);
-			}
-			else
-			{
-				CHECK_INT(rc, PGML_ERR_CORRUPT);
-				CHECK(back == NULL);
-			}
-		}
-	free(copy);
-	free(blob);
-}
-
 TEST(cluster_more_corrupt_states)
 {
-	dataset		ds = load_data("blobs2");
+	dataset		ds = fixture_rows(FIXTURE, "blobs2");
 	dataset		small = {NULL, 12, 0};
 	void	   *st = NULL;
 	pgml_err	err;
@@ -734,18 +557,18 @@ TEST(cluster_more_corrupt_states)
 	REQUIRE(ds.x != NULL);
 	small.x = ds.x;
 	small.d = ds.d;
-	CHECK_INT(fit_text(&pgml_algo_birch, "{\"threshold\": 2, \"n_clusters\": 2}", &small, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_birch, "{\"threshold\": 2, \"n_clusters\": 2}", &small, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
-	check_corrupt(&pgml_algo_birch, st, ds.d);
+	check_corrupt_state(&pgml_algo_birch, st, ds.d, true);
 	pgml_algo_birch.free(st);
-	CHECK_INT(fit_text(&pgml_algo_mean_shift, "{\"seeds\": [[-5, 0], [7, 7]]}", &small, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_mean_shift, "{\"seeds\": [[-5, 0], [7, 7]]}", &small, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
-	check_corrupt(&pgml_algo_mean_shift, st, ds.d);
+	check_corrupt_state(&pgml_algo_mean_shift, st, ds.d, true);
 	pgml_algo_mean_shift.free(st);
-	CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{\"preference\": [-9, -8, -7, -6, -5, -4, -3, -2, -1, -2, -3, -4]}",
+	CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{\"preference\": [-9, -8, -7, -6, -5, -4, -3, -2, -1, -2, -3, -4]}",
 					   &small, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
-	check_corrupt(&pgml_algo_affinity_propagation, st, ds.d);
+	check_corrupt_state(&pgml_algo_affinity_propagation, st, ds.d, true);
 	pgml_algo_affinity_propagation.free(st);
 
 	/* hostile counts: many subclusters or exemplars with little data behind them */
@@ -848,14 +671,14 @@ TEST(cluster_more_bad_hyperparameters)
 		{&pgml_algo_affinity_propagation, "{\"random_state\": -1}", PGML_ERR_INVALID_ARGUMENT, "random_state"},
 		{&pgml_algo_affinity_propagation, "{\"random_state\": 4294967296}", PGML_ERR_INVALID_ARGUMENT, "random_state"},
 	};
-	dataset		ds = load_data("blobs2");
+	dataset		ds = fixture_rows(FIXTURE, "blobs2");
 
 	REQUIRE(ds.x != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
 		void	   *st = NULL;
 		pgml_err	err;
-		pgml_status rc = fit_text(cases[i].algo, cases[i].params, &ds, 0, NULL, &st, &err);
+		pgml_status rc = fit_rows_text(cases[i].algo, cases[i].params, &ds, 0, NULL, &st, &err);
 
 		if (rc != cases[i].code || st != NULL || strstr(err.msg, cases[i].names) == NULL)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\"", cases[i].algo->name, cases[i].params,
@@ -872,7 +695,7 @@ TEST(cluster_more_bad_hyperparameters)
 
 TEST(cluster_more_affinity_limits_and_outcomes)
 {
-	dataset		ds = load_data("blobs3");
+	dataset		ds = fixture_rows(FIXTURE, "blobs3");
 	void	   *st = NULL;
 	pgml_err	err;
 	float	   *out;
@@ -882,7 +705,7 @@ TEST(cluster_more_affinity_limits_and_outcomes)
 	{
 		dataset		big = {calloc(20001, sizeof(float)), 20001, 1};
 
-		CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{}", &big, 0, NULL, &st, &err), PGML_ERR_LIMIT);
+		CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{}", &big, 0, NULL, &st, &err), PGML_ERR_LIMIT);
 		CHECK(st == NULL);
 		CHECK_STR(err.msg, "too many rows for affinity_propagation");
 		CHECK_STR(pgml_err_get_sqlstate(&err), "54000");
@@ -890,7 +713,7 @@ TEST(cluster_more_affinity_limits_and_outcomes)
 	}
 
 	/* no exemplar after one iteration with a very low preference: every row predicts -1 */
-	CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{\"preference\": -1e9, \"max_iter\": 1}", &ds, 0, NULL, &st,
+	CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{\"preference\": -1e9, \"max_iter\": 1}", &ds, 0, NULL, &st,
 					   &err), PGML_OK);
 	REQUIRE(st != NULL);
 	{
@@ -916,11 +739,11 @@ TEST(cluster_more_affinity_limits_and_outcomes)
 		uint8_t    *ba,
 				   *bb;
 
-		CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{\"random_state\": 7}", &ds, 1, NULL, &a, &err), PGML_OK);
-		CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{\"random_state\": 7}", &ds, 2, NULL, &b, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{\"random_state\": 7}", &ds, 1, NULL, &a, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{\"random_state\": 7}", &ds, 2, NULL, &b, &err), PGML_OK);
 		REQUIRE(a && b);
-		ba = save_state(&pgml_algo_affinity_propagation, a, &la);
-		bb = save_state(&pgml_algo_affinity_propagation, b, &lb);
+		ba = save_state_bytes(&pgml_algo_affinity_propagation, a, &la);
+		bb = save_state_bytes(&pgml_algo_affinity_propagation, b, &lb);
 		CHECK(la == lb && memcmp(ba, bb, la) == 0);
 		free(ba);
 		free(bb);
@@ -945,7 +768,7 @@ TEST(cluster_more_degenerate_data)
 	/* identical rows */
 	for (size_t a = 0; a < 3; a++)
 	{
-		CHECK_INT(fit_text(algos[a], "{}", &same, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(algos[a], "{}", &same, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		labels = labels_of(algos[a], st, &same);
 		for (size_t i = 0; i < same.n; i++)
@@ -954,7 +777,7 @@ TEST(cluster_more_degenerate_data)
 		algos[a]->free(st);
 	}
 	/* identical rows, equal similarities: the median preference (0) makes every row an exemplar */
-	CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{}", &same, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{}", &same, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	{
 		affinity_info info = get_affinity_info(st);
@@ -964,7 +787,7 @@ TEST(cluster_more_degenerate_data)
 		free(info.exemplars);
 	}
 	pgml_algo_affinity_propagation.free(st);
-	CHECK_INT(fit_text(&pgml_algo_affinity_propagation, "{\"preference\": -1}", &same, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_affinity_propagation, "{\"preference\": -1}", &same, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	{
 		affinity_info info = get_affinity_info(st);
@@ -980,7 +803,7 @@ TEST(cluster_more_degenerate_data)
 
 		for (size_t a = 0; a < 3; a++)
 		{
-			CHECK_INT(fit_text(algos[a], "{}", &one, 0, NULL, &st, &err), PGML_OK);
+			CHECK_INT(fit_rows_text(algos[a], "{}", &one, 0, NULL, &st, &err), PGML_OK);
 			REQUIRE(st != NULL);
 			labels = labels_of(algos[a], st, &same);
 			CHECK_INT(labels[0], 0);
@@ -990,7 +813,7 @@ TEST(cluster_more_degenerate_data)
 	}
 
 	/* Birch with fewer subclusters than n_clusters keeps each subcluster as a cluster */
-	CHECK_INT(fit_text(&pgml_algo_birch, "{\"n_clusters\": 5}", &same, 0, NULL, &st, &err), PGML_OK);
+	CHECK_INT(fit_rows_text(&pgml_algo_birch, "{\"n_clusters\": 5}", &same, 0, NULL, &st, &err), PGML_OK);
 	REQUIRE(st != NULL);
 	{
 		birch_info	info = get_birch_info(st);
@@ -1004,7 +827,7 @@ TEST(cluster_more_degenerate_data)
 
 	/* mean shift: bins so small that each row has its own, so the rows are the seeds */
 	{
-		dataset		ds = load_data("blobs2");
+		dataset		ds = fixture_rows(FIXTURE, "blobs2");
 		void	   *a = NULL;
 		void	   *b = NULL;
 		size_t		la,
@@ -1013,9 +836,9 @@ TEST(cluster_more_degenerate_data)
 				   *bb;
 
 		REQUIRE(ds.x != NULL);
-		CHECK_INT(fit_text(&pgml_algo_mean_shift, "{\"bandwidth\": 0.001, \"bin_seeding\": true}", &ds, 0, NULL, &a,
+		CHECK_INT(fit_rows_text(&pgml_algo_mean_shift, "{\"bandwidth\": 0.001, \"bin_seeding\": true}", &ds, 0, NULL, &a,
 						   &err), PGML_OK);
-		CHECK_INT(fit_text(&pgml_algo_mean_shift, "{\"bandwidth\": 0.001}", &ds, 0, NULL, &b, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(&pgml_algo_mean_shift, "{\"bandwidth\": 0.001}", &ds, 0, NULL, &b, &err), PGML_OK);
 		REQUIRE(a && b);
 		{
 			mean_shift_info info = get_mean_shift_info(a);
@@ -1023,8 +846,8 @@ TEST(cluster_more_degenerate_data)
 			CHECK_INT(info.k, ds.n);
 			pgml_free(info.centers);
 		}
-		ba = save_state(&pgml_algo_mean_shift, a, &la);
-		bb = save_state(&pgml_algo_mean_shift, b, &lb);
+		ba = save_state_bytes(&pgml_algo_mean_shift, a, &la);
+		bb = save_state_bytes(&pgml_algo_mean_shift, b, &lb);
 		/* the same but for the bin_seeding flag, stored after the centers */
 		CHECK(la == lb && memcmp(ba, bb, 32 + 8 * ds.n * ds.d) == 0);
 		free(ba);
@@ -1035,7 +858,7 @@ TEST(cluster_more_degenerate_data)
 	}
 
 	/* mean shift: a bandwidth so small and seeds so far that no ball holds a row */
-	CHECK_INT(fit_text(&pgml_algo_mean_shift, "{\"seeds\": [[100, 100]], \"bandwidth\": 0.1}", &same, 0, NULL, &st,
+	CHECK_INT(fit_rows_text(&pgml_algo_mean_shift, "{\"seeds\": [[100, 100]], \"bandwidth\": 0.1}", &same, 0, NULL, &st,
 					   &err), PGML_ERR_INVALID_ARGUMENT);
 	CHECK(st == NULL);
 	CHECK(strstr(err.msg, "no point was within bandwidth") != NULL);
@@ -1044,7 +867,7 @@ TEST(cluster_more_degenerate_data)
 	x[3] = NAN;
 	for (size_t a = 0; a < 3; a++)
 	{
-		CHECK_INT(fit_text(algos[a], "{}", &same, 0, NULL, &st, &err), PGML_ERR_DATA);
+		CHECK_INT(fit_rows_text(algos[a], "{}", &same, 0, NULL, &st, &err), PGML_ERR_DATA);
 		CHECK(st == NULL);
 	}
 	x[3] = 1;
@@ -1052,7 +875,7 @@ TEST(cluster_more_degenerate_data)
 	{
 		float		out[1];
 
-		CHECK_INT(fit_text(algos[a], "{}", &same, 0, NULL, &st, &err), PGML_OK);
+		CHECK_INT(fit_rows_text(algos[a], "{}", &same, 0, NULL, &st, &err), PGML_OK);
 		REQUIRE(st != NULL);
 		CHECK_INT(algos[a]->predict(st, x, 1, 3, out, &err), PGML_ERR_INVALID_ARGUMENT);
 		CHECK_STR(err.msg, "wrong number of features");
@@ -1077,7 +900,7 @@ TEST(cluster_more_degenerate_data)
 
 TEST(cluster_more_registry_and_model)
 {
-	dataset		ds = load_data("blobs2");
+	dataset		ds = fixture_rows(FIXTURE, "blobs2");
 	const char *names[] = {"birch", "mean_shift", "affinity_propagation"};
 
 	REQUIRE(ds.x != NULL);
@@ -1164,7 +987,7 @@ TEST(cluster_more_cancel)
 			atomic_store(&stop_calls, 0);
 			stop_after = after;
 			pgml_set_should_stop(stop_later, NULL);
-			rc = fit_text(fits[f].algo, fits[f].params, ds, 0, NULL, &st, &err);
+			rc = fit_rows_text(fits[f].algo, fits[f].params, ds, 0, NULL, &st, &err);
 			pgml_set_should_stop(NULL, NULL);
 			if (rc == PGML_ERR_CANCELLED)
 			{
@@ -1189,34 +1012,9 @@ TEST(cluster_more_cancel)
 	free(ap.x);
 }
 
-/* Fits with and without a pool of 3 threads; the saved states must be identical. */
-static void
-check_pool(const pgml_algorithm *a, const char *params, const dataset *ds, pgml_pool *pool)
-{
-	void	   *s1 = NULL;
-	void	   *s2 = NULL;
-	pgml_err	err;
-	size_t		l1,
-				l2;
-	uint8_t    *b1;
-	uint8_t    *b2;
-
-	CHECK_INT(fit_text(a, params, ds, 11, NULL, &s1, &err), PGML_OK);
-	CHECK_INT(fit_text(a, params, ds, 11, pool, &s2, &err), PGML_OK);
-	REQUIRE(s1 && s2);
-	b1 = save_state(a, s1, &l1);
-	b2 = save_state(a, s2, &l2);
-	if (l1 != l2 || memcmp(b1, b2, l1) != 0)
-		test_fail(__FILE__, __LINE__, "%s %s: a pool changes the result", a->name, params);
-	free(b1);
-	free(b2);
-	a->free(s1);
-	a->free(s2);
-}
-
 TEST(cluster_more_pool_same_result)
 {
-	dataset		digits = load_data("digits");
+	dataset		digits = fixture_rows(FIXTURE, "digits");
 	dataset		wide = make_data(6000, 3, 4, 5, 1.0f);
 	dataset		mid = make_data(1500, 3, 5, 4, 1.0f);
 	dataset		small = {NULL, 400, 3};
@@ -1240,47 +1038,6 @@ TEST(cluster_more_pool_same_result)
 	free(digits.x);
 	free(wide.x);
 	free(mid.x);
-}
-
-/* An allocator that fails the allocation numbered fail_at (0-based) and counts the rest. */
-typedef struct failing
-{
-	long		count;
-	long		fail_at;
-	long		live;
-} failing;
-
-static void *
-failing_alloc(size_t size, void *state)
-{
-	failing    *f = state;
-
-	if (f->count++ == f->fail_at)
-		return NULL;
-	f->live++;
-	return malloc(size);
-}
-
-static void *
-failing_realloc(void *ptr, size_t size, void *state)
-{
-	failing    *f = state;
-
-	if (f->count++ == f->fail_at)
-		return NULL;
-	if (ptr == NULL)
-		f->live++;
-	return realloc(ptr, size);
-}
-
-static void
-failing_free(void *ptr, void *state)
-{
-	failing    *f = state;
-
-	if (ptr != NULL)
-		f->live--;
-	free(ptr);
 }
 
 TEST(cluster_more_out_of_memory)
@@ -1317,7 +1074,7 @@ TEST(cluster_more_out_of_memory)
 			uint8_t    *blob = NULL;
 
 			pgml_set_allocator(&a);
-			rc = fit_json(fits[i].algo, hp, &ds, 0, NULL, &st, &err);
+			rc = fit_rows(fits[i].algo, hp, &ds, 0, NULL, &st, &err);
 			if (rc == PGML_OK)
 			{
 				pgml_buf	b;

@@ -18,142 +18,18 @@
 #include "pgml/json.h"
 #include "pgml/learn.h"
 #include "../src/learn/algorithms.h"
+#include "fixture.h"
 
 #define FIXTURE "tests/fixtures/linear.json"
+#define BLOB_WHAT "linear model"	/* how load errors name a saved model */
 
-typedef struct matrix
-{
-	float	   *v;
-	size_t		rows;
-	size_t		cols;
-} matrix;
-
-/* The table called name. */
-static const pgml_algorithm *
-algo_by_name(const char *name)
-{
-	const pgml_algorithm *all[] = {&pgml_algo_linear, &pgml_algo_ridge, &pgml_algo_lasso, &pgml_algo_elastic_net};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(all[i]->name, name) == 0)
-			return all[i];
-	return NULL;
-}
-
-/* A JSON array of rows (or of numbers: one column) as floats; false when malformed. */
-static int
-matrix_from_json(const json_t *a, matrix *m)
-{
-	size_t		rows = json_array_size(a);
-	size_t		cols;
-
-	m->v = NULL;
-	if (!json_is_array(a) || rows == 0)
-		return 0;
-	cols = json_is_array(json_array_get(a, 0)) ? json_array_size(json_array_get(a, 0)) : 1;
-	m->v = malloc(rows * cols * sizeof(float));
-	m->rows = rows;
-	m->cols = cols;
-	for (size_t i = 0; i < rows; i++)
-	{
-		const json_t *r = json_array_get(a, i);
-
-		if (json_is_array(r))
-		{
-			if (json_array_size(r) != cols)
-				return 0;
-			for (size_t j = 0; j < cols; j++)
-				m->v[i * cols + j] = (float) json_number_value(json_array_get(r, j));
-		}
-		else
-			m->v[i] = (float) json_number_value(r);
-	}
-	return 1;
-}
-
-/* The fixture document (NULL with a test failure when it cannot be read). */
-static json_t *
-load_fixture(void)
-{
-	json_t	   *doc = NULL;
-	pgml_err	err;
-
-	if (pgml_json_load_file(FIXTURE, 1 << 20, &doc, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "cannot load %s: %s", FIXTURE, err.msg);
-		return NULL;
-	}
-	return doc;
-}
-
-/* A data set of the fixture: training data (x, y) and test rows. */
-typedef struct fixture_data
-{
-	matrix		x;
-	matrix		y;
-	matrix		xt;
-	int			n_classes;
-} fixture_data;
-
-/* Reads dataset `name` of the fixture. */
-static int
-fixture_dataset(const json_t *doc, const char *name, fixture_data *fd)
-{
-	const json_t *ds = json_object_get(json_object_get(doc, "datasets"), name);
-
-	memset(fd, 0, sizeof(*fd));
-	if (ds == NULL)
-		return 0;
-	fd->n_classes = (int) json_integer_value(json_object_get(ds, "n_classes"));
-	return matrix_from_json(json_object_get(ds, "x"), &fd->x) &&
-		matrix_from_json(json_object_get(ds, "y"), &fd->y) &&
-		matrix_from_json(json_object_get(ds, "x_test"), &fd->xt);
-}
-
-/* Frees what fixture_dataset allocated. */
-static void
-fixture_data_free(fixture_data *fd)
-{
-	free(fd->x.v);
-	free(fd->y.v);
-	free(fd->xt.v);
-}
-
-/* Fits algo on fd with hyperparameters hp (JSON text); returns the status, *state the model. */
-static pgml_status
-fit_on(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, const json_t *hp, void **state,
-	   pgml_err *err)
-{
-	pgml_data	data = {fd->x.v, fd->y.v, fd->x.rows, fd->x.cols, task == PGML_TASK_REGRESSION ? fd->y.cols : 1};
-	pgml_fit_args args = {task, hp, task == PGML_TASK_CLASSIFICATION ? fd->n_classes : 0, 42, NULL};
-
-	return algo->fit(&args, &data, state, err);
-}
-
-/* Saves state into a new buffer. */
-static int
-save_state(const pgml_algorithm *algo, const void *state, pgml_buf *buf)
-{
-	pgml_err	err;
-
-	pgml_buf_init(buf);
-	algo->save(state, buf);
-	return pgml_buf_status(buf, &err) == PGML_OK;
-}
-
-/* Loads a blob with algo; the reader must be at the end afterwards when it worked. */
-static pgml_status
-load_blob(const pgml_algorithm *algo, const void *data, size_t len, void **state, pgml_err *err)
-{
-	pgml_reader r;
-
-	pgml_reader_init(&r, data, len, "linear model", err);
-	return algo->load(&r, state, err);
-}
+static const pgml_algorithm *const algos[] = {
+	&pgml_algo_linear, &pgml_algo_ridge, &pgml_algo_lasso, &pgml_algo_elastic_net, NULL
+};
 
 TEST(linear_matches_sklearn)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const json_t *cases;
 	size_t		ci;
 	const json_t *c;
@@ -167,22 +43,18 @@ TEST(linear_matches_sklearn)
 		const char *task_name = json_string_value(json_object_get(c, "task"));
 		const char *data_name = json_string_value(json_object_get(c, "data"));
 		const json_t *hp = json_object_get(c, "params");
-		const pgml_algorithm *algo = algo_by_name(name);
+		const pgml_algorithm *algo = algo_in(algos, name);
 		pgml_task	task = strcmp(task_name, "regression") == 0 ? PGML_TASK_REGRESSION : PGML_TASK_CLASSIFICATION;
 		fixture_data fd;
 		matrix		expect;
 		char	   *hp_text = pgml_json_dumps(hp);
 		void	   *state = NULL;
-		void	   *loaded = NULL;
 		float	   *pred;
-		float	   *pred2;
-		pgml_buf	buf;
 		pgml_err	err;
 		double		tol;
 		int			relative;
-		double		worst = 0;
-		json_t	   *p1;
-		json_t	   *p2;
+		double		worst;
+		char		label[512];
 
 		REQUIRE(algo != NULL);
 		REQUIRE(fixture_dataset(doc, data_name, &fd));
@@ -194,7 +66,7 @@ TEST(linear_matches_sklearn)
 		else
 			tol = 1e-4, relative = 1;
 
-		if (fit_on(algo, task, &fd, hp, &state, &err) != PGML_OK)
+		if (fit_on(algo, task, &fd, hp, 42, NULL, &state, &err) != PGML_OK)
 		{
 			test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): fit failed: %s (%s)", ci, name, task_name,
 					  data_name, hp_text, err.msg, err.detail);
@@ -202,44 +74,16 @@ TEST(linear_matches_sklearn)
 		}
 		CHECK_INT(algo->n_outputs(state), expect.cols);
 		pred = calloc(expect.rows * expect.cols, sizeof(float));
-		pred2 = calloc(expect.rows * expect.cols, sizeof(float));
 		CHECK_INT(algo->predict(state, fd.xt.v, fd.xt.rows, fd.xt.cols, pred, &err), PGML_OK);
-		for (size_t i = 0; i < expect.rows * expect.cols; i++)
-		{
-			double		a = pred[i];
-			double		b = expect.v[i];
-			double		lim = tol * (relative && fabs(b) > 1.0 ? fabs(b) : 1.0);
-
-			if (fabs(a - b) / lim > worst)
-				worst = fabs(a - b) / lim;
-			if (!(fabs(a - b) <= lim))
-			{
-				test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): row %zu output %zu is %.9g, sklearn %.9g",
-						  ci, name, task_name, data_name, hp_text, i / expect.cols, i % expect.cols, a, b);
-				break;
-			}
-		}
+		snprintf(label, sizeof(label), "case %zu (%s %s on %s, %s)", ci, name, task_name, data_name, hp_text);
+		worst = check_outputs(pred, &expect, tol, relative, label);
 		if (getenv("PGML_TEST_VERBOSE"))
 			printf("    case %2zu %-11s %-14s %-9s %-45s worst %.1e of tolerance\n", ci, name, task_name, data_name,
 				   hp_text, worst);
 
 		/* save → load → identical predictions and parameters */
-		REQUIRE(save_state(algo, state, &buf));
-		CHECK_INT(load_blob(algo, buf.data, buf.len, &loaded, &err), PGML_OK);
-		if (loaded != NULL)
-		{
-			CHECK_INT(algo->predict(loaded, fd.xt.v, fd.xt.rows, fd.xt.cols, pred2, &err), PGML_OK);
-			CHECK(memcmp(pred, pred2, expect.rows * expect.cols * sizeof(float)) == 0);
-			p1 = algo->params(state);
-			p2 = algo->params(loaded);
-			CHECK(p1 != NULL && p2 != NULL && json_equal(p1, p2));
-			json_decref(p1);
-			json_decref(p2);
-		}
-		algo->free(loaded);
-		pgml_buf_free(&buf);
+		check_save_load(algo, BLOB_WHAT, state, &fd.xt, pred, expect.cols, label);
 		free(pred);
-		free(pred2);
 next:
 		algo->free(state);
 		free(expect.v);
@@ -247,27 +91,6 @@ next:
 		pgml_free(hp_text);
 	}
 	json_decref(doc);
-}
-
-/* Fits algorithm `name` on fixture dataset `data` with hyperparameters given as JSON text. */
-static pgml_status
-fit_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text,
-		 void **state, pgml_err *err)
-{
-	fixture_data fd;
-	json_t	   *hp = NULL;
-	pgml_status rc;
-
-	*state = NULL;
-	if (!fixture_dataset(doc, data, &fd) || pgml_json_parse(hp_text, strlen(hp_text), "test", &hp, err) != PGML_OK)
-	{
-		fixture_data_free(&fd);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_on(algo_by_name(name), task, &fd, hp, state, err);
-	json_decref(hp);
-	fixture_data_free(&fd);
-	return rc;
 }
 
 TEST(linear_bad_hyperparameters)
@@ -324,7 +147,7 @@ TEST(linear_bad_hyperparameters)
 		{"elastic_net", PGML_TASK_REGRESSION, "{\"tol\": \"small\"}", PGML_ERR_INVALID_ARGUMENT, "\"tol\""},
 		{"elastic_net", PGML_TASK_CLUSTERING, "{}", PGML_ERR_NOT_SUPPORTED, "clustering"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -335,13 +158,13 @@ TEST(linear_bad_hyperparameters)
 		pgml_status rc;
 
 		pgml_err_clear(&err);
-		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, &state, &err);
+		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 42, NULL, &state, &err);
 		if (rc != cases[i].expect || strstr(err.msg, cases[i].in_msg) == NULL)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\", expected %s mentioning %s", cases[i].algo,
 					  cases[i].hp, pgml_status_name(rc), err.msg, pgml_status_name(cases[i].expect),
 					  cases[i].in_msg);
 		CHECK(state == NULL);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
@@ -368,7 +191,7 @@ TEST(linear_accepts_sklearn_params)
 		"\"positive\": true, \"random_state\": 3, \"selection\": \"random\", \"copy_X\": false}"},
 		{"elastic_net", PGML_TASK_REGRESSION, "{\"alpha\": 0, \"l1_ratio\": 0, \"precompute\": true, \"max_iter\": 5}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -378,23 +201,23 @@ TEST(linear_accepts_sklearn_params)
 		pgml_err	err;
 
 		pgml_err_clear(&err);
-		if (fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, &state, &err) != PGML_OK)
+		if (fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 42, NULL, &state, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "%s %s: %s (%s)", cases[i].algo, cases[i].hp, err.msg, err.detail);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
 
 TEST(linear_effective_params)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	void	   *state;
 	json_t	   *p;
 	pgml_err	err;
 	char	   *text;
 
 	REQUIRE(doc != NULL);
-	REQUIRE(fit_text(doc, "ridge", PGML_TASK_REGRESSION, "reg", "{\"alpha\": 2}", &state, &err) == PGML_OK);
+	REQUIRE(fit_text(doc, "ridge", PGML_TASK_REGRESSION, "reg", "{\"alpha\": 2}", 42, NULL, &state, &err) == PGML_OK);
 	p = pgml_algo_ridge.params(state);
 	text = pgml_json_dumps(p);
 	CHECK_STR(text, "{\"alpha\":2,\"fit_intercept\":true,\"copy_X\":true,\"max_iter\":null,\"tol\":0.0001,"
@@ -403,7 +226,7 @@ TEST(linear_effective_params)
 	json_decref(p);
 	pgml_algo_ridge.free(state);
 
-	REQUIRE(fit_text(doc, "linear", PGML_TASK_CLASSIFICATION, "bin", "{\"penalty\": null, \"C\": null}", &state,
+	REQUIRE(fit_text(doc, "linear", PGML_TASK_CLASSIFICATION, "bin", "{\"penalty\": null, \"C\": null}", 42, NULL, &state,
 					 &err) == PGML_OK);
 	p = pgml_algo_linear.params(state);
 	text = pgml_json_dumps(p);
@@ -415,7 +238,7 @@ TEST(linear_effective_params)
 	json_decref(p);
 	pgml_algo_linear.free(state);
 
-	REQUIRE(fit_text(doc, "elastic_net", PGML_TASK_REGRESSION, "reg", "{}", &state, &err) == PGML_OK);
+	REQUIRE(fit_text(doc, "elastic_net", PGML_TASK_REGRESSION, "reg", "{}", 42, NULL, &state, &err) == PGML_OK);
 	p = pgml_algo_elastic_net.params(state);
 	text = pgml_json_dumps(p);
 	CHECK_STR(text, "{\"alpha\":1.0,\"l1_ratio\":0.5,\"fit_intercept\":true,\"precompute\":false,"
@@ -425,7 +248,7 @@ TEST(linear_effective_params)
 	json_decref(p);
 	pgml_algo_elastic_net.free(state);
 
-	REQUIRE(fit_text(doc, "lasso", PGML_TASK_REGRESSION, "reg", "{}", &state, &err) == PGML_OK);
+	REQUIRE(fit_text(doc, "lasso", PGML_TASK_REGRESSION, "reg", "{}", 42, NULL, &state, &err) == PGML_OK);
 	p = pgml_algo_lasso.params(state);
 	CHECK(json_object_get(p, "l1_ratio") == NULL);
 	CHECK(json_real_value(json_object_get(p, "alpha")) == 1.0);
@@ -490,55 +313,6 @@ TEST(linear_bad_data)
 	json_decref(hp);
 }
 
-/* Every truncation is corrupt; byte flips either load a model that predicts or are corrupt. */
-static void
-check_hostile(const pgml_algorithm *algo, const pgml_buf *buf, size_t n_features)
-{
-	uint8_t    *copy = malloc(buf->len);
-	float		row[64] = {0};
-	float		out[64];
-	pgml_err	err;
-	void	   *state;
-
-	for (size_t len = 0; len < buf->len; len++)
-	{
-		state = (void *) 1;
-		pgml_err_clear(&err);
-		if (load_blob(algo, buf->data, len, &state, &err) != PGML_ERR_CORRUPT || state != NULL ||
-			err.code != PGML_ERR_CORRUPT)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", algo->name, len, buf->len);
-			algo->free(state);
-			break;
-		}
-	}
-	for (size_t i = 0; i < buf->len; i++)
-	{
-		for (int flip = 0; flip < 3; flip++)
-		{
-			static const uint8_t masks[] = {0x01, 0x80, 0xff};
-			pgml_status rc;
-
-			memcpy(copy, buf->data, buf->len);
-			copy[i] ^= masks[flip];
-			state = NULL;
-			rc = load_blob(algo, copy, buf->len, &state, &err);
-			if (rc == PGML_OK)
-			{
-				size_t		n_out = algo->n_outputs(state);
-
-				CHECK(n_out >= 1 && n_out <= 64);
-				if (n_out <= 64)
-					CHECK_INT(algo->predict(state, row, 1, n_features, out, &err), PGML_OK);
-				algo->free(state);
-			}
-			else if (rc != PGML_ERR_CORRUPT || state != NULL)
-				test_fail(__FILE__, __LINE__, "%s: flipping byte %zu gave %s", algo->name, i, pgml_status_name(rc));
-		}
-	}
-	free(copy);
-}
-
 TEST(linear_corrupt_blobs)
 {
 	static const struct
@@ -557,26 +331,26 @@ TEST(linear_corrupt_blobs)
 		{"lasso", PGML_TASK_REGRESSION, "reg", "{}"},
 		{"elastic_net", PGML_TASK_REGRESSION, "reg", "{}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(algos, cases[i].algo);
 		void	   *state;
 		pgml_err	err;
 		pgml_buf	buf;
 
-		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, &state, &err) == PGML_OK);
+		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42, NULL, &state, &err) == PGML_OK);
 		REQUIRE(save_state(algo, state, &buf));
-		check_hostile(algo, &buf, strcmp(cases[i].data, "multi") == 0 ? 5 : strcmp(cases[i].data, "bin") == 0 ? 6 : 8);
+		check_hostile(algo, BLOB_WHAT, &buf, NULL, strcmp(cases[i].data, "multi") == 0 ? 5 : strcmp(cases[i].data, "bin") == 0 ? 6 : 8, false);
 		algo->free(state);
 		/* another algorithm's blob */
 		if (algo != &pgml_algo_ridge)
 		{
 			void	   *other = (void *) 1;
 
-			CHECK_INT(load_blob(&pgml_algo_ridge, buf.data, buf.len, &other, &err), PGML_ERR_CORRUPT);
+			CHECK_INT(load_blob(&pgml_algo_ridge, BLOB_WHAT, buf.data, buf.len, &other, &err), PGML_ERR_CORRUPT);
 			CHECK(other == NULL);
 		}
 		pgml_buf_free(&buf);
@@ -598,7 +372,7 @@ TEST(linear_corrupt_blobs)
 		pgml_buf_put_u64(&b, (uint64_t) 1 << 10);
 		pgml_buf_put_u64(&b, (uint64_t) 1 << 10);
 		pgml_buf_put_u64(&b, (uint64_t) 1 << 36);
-		CHECK_INT(load_blob(&pgml_algo_ridge, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(&pgml_algo_ridge, BLOB_WHAT, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
 		CHECK(state == NULL);
 		CHECK(strstr(err.msg, "corrupt") != NULL);
 		/* plausible dimensions, array count beyond the data */
@@ -613,7 +387,7 @@ TEST(linear_corrupt_blobs)
 		pgml_buf_put_u64(&b, 1000);
 		pgml_buf_put_u64(&b, 1000000);
 		state = (void *) 1;
-		CHECK_INT(load_blob(&pgml_algo_ridge, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(&pgml_algo_ridge, BLOB_WHAT, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
 		CHECK(state == NULL);
 		/* an empty reader with no error sink at all */
 		{
@@ -672,7 +446,7 @@ fit_predict(const pgml_algorithm *algo, const fixture_data *fd, const char *hp_t
 	pgml_err	err;
 	float	   *out = calloc(fd->xt.rows, sizeof(float));
 
-	if (fit_on(algo, PGML_TASK_REGRESSION, fd, hp, &state, &err) != PGML_OK ||
+	if (fit_on(algo, PGML_TASK_REGRESSION, fd, hp, 42, NULL, &state, &err) != PGML_OK ||
 		algo->predict(state, fd->xt.v, fd->xt.rows, fd->xt.cols, out, &err) != PGML_OK)
 	{
 		test_fail(__FILE__, __LINE__, "%s %s: %s", algo->name, hp_text, err.msg);
@@ -797,7 +571,7 @@ TEST(linear_cancel)
 	fd.n_classes = 2;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(algos, cases[i].algo);
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
 		void	   *state = NULL;
 		pgml_err	err;
@@ -806,7 +580,7 @@ TEST(linear_cancel)
 		stop_calls = 0;
 		stop_after = cases[i].after;
 		pgml_set_should_stop(stop_hook, NULL);
-		rc = fit_on(algo, cases[i].task, &fd, hp, &state, &err);
+		rc = fit_on(algo, cases[i].task, &fd, hp, 42, NULL, &state, &err);
 		pgml_set_should_stop(NULL, NULL);
 		if (rc != PGML_ERR_CANCELLED)
 			test_fail(__FILE__, __LINE__, "%s %s: %s after %d polls", cases[i].algo, cases[i].hp,

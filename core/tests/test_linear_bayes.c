@@ -17,169 +17,22 @@
 #include "pgml/json.h"
 #include "pgml/learn.h"
 #include "../src/learn/algorithms.h"
+#include "fixture.h"
 
 #define FIXTURE "tests/fixtures/linear_bayes.json"
-
-typedef struct matrix
-{
-	float	   *v;
-	size_t		rows;
-	size_t		cols;
-} matrix;
+#define BLOB_WHAT "model"	/* how load errors name a saved model */
 
 static const pgml_algorithm *const all_algos[] = {
 	&pgml_algo_bayesian_ridge, &pgml_algo_automatic_relevance_determination, &pgml_algo_least_angle,
 	&pgml_algo_lasso_least_angle, &pgml_algo_orthogonal_matching_pursuit, &pgml_algo_kernel_ridge,
-	&pgml_algo_gaussian_process,
+	&pgml_algo_gaussian_process, NULL
 };
 
-#define N_ALGOS (sizeof(all_algos) / sizeof(all_algos[0]))
-
-/* The table called name. */
-static const pgml_algorithm *
-algo_by_name(const char *name)
-{
-	for (size_t i = 0; i < N_ALGOS; i++)
-		if (strcmp(all_algos[i]->name, name) == 0)
-			return all_algos[i];
-	return NULL;
-}
-
-/* A JSON array of rows (or of numbers: one column) as floats; false when malformed. */
-static int
-matrix_from_json(const json_t *a, matrix *m)
-{
-	size_t		rows = json_array_size(a);
-	size_t		cols;
-
-	m->v = NULL;
-	if (!json_is_array(a) || rows == 0)
-		return 0;
-	cols = json_is_array(json_array_get(a, 0)) ? json_array_size(json_array_get(a, 0)) : 1;
-	m->v = malloc(rows * cols * sizeof(float));
-	m->rows = rows;
-	m->cols = cols;
-	for (size_t i = 0; i < rows; i++)
-	{
-		const json_t *r = json_array_get(a, i);
-
-		if (json_is_array(r))
-		{
-			if (json_array_size(r) != cols)
-				return 0;
-			for (size_t j = 0; j < cols; j++)
-				m->v[i * cols + j] = (float) json_number_value(json_array_get(r, j));
-		}
-		else
-			m->v[i] = (float) json_number_value(r);
-	}
-	return 1;
-}
-
-/* The fixture document (NULL with a test failure when it cannot be read). */
-static json_t *
-load_fixture(void)
-{
-	json_t	   *doc = NULL;
-	pgml_err	err;
-
-	if (pgml_json_load_file(FIXTURE, 1 << 20, &doc, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "cannot load %s: %s", FIXTURE, err.msg);
-		return NULL;
-	}
-	return doc;
-}
-
-/* A data set of the fixture: training data (x, y) and test rows. */
-typedef struct fixture_data
-{
-	matrix		x;
-	matrix		y;
-	matrix		xt;
-	int			n_classes;
-} fixture_data;
-
-/* Reads dataset `name` of the fixture. */
-static int
-fixture_dataset(const json_t *doc, const char *name, fixture_data *fd)
-{
-	const json_t *ds = json_object_get(json_object_get(doc, "datasets"), name);
-
-	memset(fd, 0, sizeof(*fd));
-	if (ds == NULL)
-		return 0;
-	fd->n_classes = (int) json_integer_value(json_object_get(ds, "n_classes"));
-	return matrix_from_json(json_object_get(ds, "x"), &fd->x) &&
-		matrix_from_json(json_object_get(ds, "y"), &fd->y) &&
-		matrix_from_json(json_object_get(ds, "x_test"), &fd->xt);
-}
-
-/* Frees what fixture_dataset allocated. */
-static void
-fixture_data_free(fixture_data *fd)
-{
-	free(fd->x.v);
-	free(fd->y.v);
-	free(fd->xt.v);
-}
-
-/* Fits algo on fd with hyperparameters hp; returns the status, *state the model. */
-static pgml_status
-fit_on(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, const json_t *hp, void **state,
-	   pgml_err *err)
-{
-	pgml_data	data = {fd->x.v, fd->y.v, fd->x.rows, fd->x.cols, task == PGML_TASK_REGRESSION ? fd->y.cols : 1};
-	pgml_fit_args args = {task, hp, task == PGML_TASK_CLASSIFICATION ? fd->n_classes : 0, 42, NULL};
-
-	return algo->fit(&args, &data, state, err);
-}
-
-/* Saves state into a new buffer. */
-static int
-save_state(const pgml_algorithm *algo, const void *state, pgml_buf *buf)
-{
-	pgml_err	err;
-
-	pgml_buf_init(buf);
-	algo->save(state, buf);
-	return pgml_buf_status(buf, &err) == PGML_OK;
-}
-
-/* Loads a blob with algo. */
-static pgml_status
-load_blob(const pgml_algorithm *algo, const void *data, size_t len, void **state, pgml_err *err)
-{
-	pgml_reader r;
-
-	pgml_reader_init(&r, data, len, "model", err);
-	return algo->load(&r, state, err);
-}
-
-/* Fits algorithm `name` on fixture dataset `data` with hyperparameters given as JSON text. */
-static pgml_status
-fit_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text,
-		 void **state, pgml_err *err)
-{
-	fixture_data fd;
-	json_t	   *hp = NULL;
-	pgml_status rc;
-
-	*state = NULL;
-	if (!fixture_dataset(doc, data, &fd) || pgml_json_parse(hp_text, strlen(hp_text), "test", &hp, err) != PGML_OK)
-	{
-		fixture_data_free(&fd);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_on(algo_by_name(name), task, &fd, hp, state, err);
-	json_decref(hp);
-	fixture_data_free(&fd);
-	return rc;
-}
+#define N_ALGOS (sizeof(all_algos) / sizeof(all_algos[0]) - 1)
 
 TEST(linear_bayes_matches_sklearn)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const json_t *cases;
 	size_t		ci;
 	const json_t *c;
@@ -194,7 +47,7 @@ TEST(linear_bayes_matches_sklearn)
 		const char *task_name = json_string_value(json_object_get(c, "task"));
 		const char *data_name = json_string_value(json_object_get(c, "data"));
 		const json_t *hp = json_object_get(c, "params");
-		const pgml_algorithm *algo = algo_by_name(name);
+		const pgml_algorithm *algo = algo_in(all_algos, name);
 		pgml_task	task = strcmp(task_name, "regression") == 0 ? PGML_TASK_REGRESSION : PGML_TASK_CLASSIFICATION;
 		fixture_data fd;
 		matrix		expect;
@@ -207,7 +60,8 @@ TEST(linear_bayes_matches_sklearn)
 		pgml_err	err;
 		double		tol = 1e-4;
 		int			relative = task == PGML_TASK_REGRESSION;
-		double		worst = 0;
+		double		worst;
+		char		label[512];
 		json_t	   *p1;
 		json_t	   *p2;
 
@@ -217,7 +71,7 @@ TEST(linear_bayes_matches_sklearn)
 				seen[i]++;
 		REQUIRE(fixture_dataset(doc, data_name, &fd));
 		REQUIRE(matrix_from_json(json_object_get(c, "pred"), &expect));
-		if (fit_on(algo, task, &fd, hp, &state, &err) != PGML_OK)
+		if (fit_on(algo, task, &fd, hp, 42, NULL, &state, &err) != PGML_OK)
 		{
 			test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): fit failed: %s (%s)", ci, name, task_name,
 					  data_name, hp_text, err.msg, err.detail);
@@ -227,27 +81,14 @@ TEST(linear_bayes_matches_sklearn)
 		pred = calloc(expect.rows * expect.cols, sizeof(float));
 		pred2 = calloc(expect.rows * expect.cols, sizeof(float));
 		CHECK_INT(algo->predict(state, fd.xt.v, fd.xt.rows, fd.xt.cols, pred, &err), PGML_OK);
-		for (size_t i = 0; i < expect.rows * expect.cols; i++)
-		{
-			double		a = pred[i];
-			double		b = expect.v[i];
-			double		lim = tol * (relative && fabs(b) > 1.0 ? fabs(b) : 1.0);
-
-			if (fabs(a - b) / lim > worst)
-				worst = fabs(a - b) / lim;
-			if (!(fabs(a - b) <= lim))
-			{
-				test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): row %zu output %zu is %.9g, sklearn %.9g",
-						  ci, name, task_name, data_name, hp_text, i / expect.cols, i % expect.cols, a, b);
-				break;
-			}
-		}
+		snprintf(label, sizeof(label), "case %zu (%s %s on %s, %s)", ci, name, task_name, data_name, hp_text);
+		worst = check_outputs(pred, &expect, tol, relative, label);
 		if (getenv("PGML_TEST_VERBOSE"))
 			printf("    case %2zu %-33s %-9s %-62s worst %.1e of tolerance\n", ci, name, data_name, hp_text, worst);
 
 		/* save → load → identical predictions and parameters */
 		REQUIRE(save_state(algo, state, &buf));
-		if (load_blob(algo, buf.data, buf.len, &loaded, &err) != PGML_OK)
+		if (load_blob(algo, BLOB_WHAT, buf.data, buf.len, &loaded, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "case %zu (%s on %s): load failed: %s (%s)", ci, name, data_name, err.msg,
 					  err.detail);
 		if (loaded != NULL)
@@ -361,7 +202,7 @@ TEST(linear_bayes_bad_hyperparameters)
 		{"gaussian_process", PGML_TASK_CLASSIFICATION, "{\"normalize_y\": true}", PGML_ERR_INVALID_ARGUMENT, "normalize_y"},
 		{"gaussian_process", PGML_TASK_CLUSTERING, "{}", PGML_ERR_NOT_SUPPORTED, "clustering"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -374,13 +215,13 @@ TEST(linear_bayes_bad_hyperparameters)
 		pgml_status rc;
 
 		pgml_err_clear(&err);
-		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, &state, &err);
+		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 42, NULL, &state, &err);
 		if (rc != cases[i].expect || strstr(err.msg, cases[i].in_msg) == NULL)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\", expected %s mentioning %s", cases[i].algo,
 					  cases[i].hp, pgml_status_name(rc), err.msg, pgml_status_name(cases[i].expect),
 					  cases[i].in_msg);
 		CHECK(state == NULL);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(all_algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
@@ -422,7 +263,7 @@ TEST(linear_bayes_accepts_sklearn_params)
 			"\"n_restarts_optimizer\": 0, \"max_iter_predict\": 1, \"warm_start\": true, \"copy_X_train\": true, "
 		"\"random_state\": 3, \"multi_class\": \"one_vs_one\", \"n_jobs\": -1}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -431,32 +272,11 @@ TEST(linear_bayes_accepts_sklearn_params)
 		pgml_err	err;
 
 		pgml_err_clear(&err);
-		if (fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, &state, &err) != PGML_OK)
+		if (fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42, NULL, &state, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "%s %s: %s (%s)", cases[i].algo, cases[i].hp, err.msg, err.detail);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(all_algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
-}
-
-/* The effective parameters of algorithm name fitted with hp_text on data, as compact JSON text. */
-static char *
-params_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text)
-{
-	void	   *state = NULL;
-	pgml_err	err;
-	json_t	   *p;
-	char	   *text;
-
-	if (fit_text(doc, name, task, data, hp_text, &state, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "%s %s: %s", name, hp_text, err.msg);
-		return NULL;
-	}
-	p = algo_by_name(name)->params(state);
-	text = pgml_json_dumps(p);
-	json_decref(p);
-	algo_by_name(name)->free(state);
-	return text;
 }
 
 TEST(linear_bayes_effective_params)
@@ -498,12 +318,12 @@ TEST(linear_bayes_effective_params)
 			"\"warm_start\":false,\"copy_X_train\":true,\"random_state\":null,\"multi_class\":\"one_vs_rest\","
 		"\"n_jobs\":null}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		char	   *text = params_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp);
+		char	   *text = params_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42);
 
 		CHECK_STR(text, cases[i].expect);
 		pgml_free(text);
@@ -600,59 +420,6 @@ TEST(linear_bayes_bad_data)
 	json_decref(chi2);
 }
 
-/* Every truncation is corrupt; byte flips either load a model that predicts or are corrupt. */
-static void
-check_hostile(const pgml_algorithm *algo, const pgml_buf *buf, size_t n_features)
-{
-	uint8_t    *copy = malloc(buf->len);
-	float		row[64] = {0};
-	float		out[64];
-	pgml_err	err;
-	void	   *state;
-
-	for (size_t len = 0; len < buf->len; len++)
-	{
-		state = (void *) 1;
-		pgml_err_clear(&err);
-		if (load_blob(algo, buf->data, len, &state, &err) != PGML_ERR_CORRUPT || state != NULL ||
-			err.code != PGML_ERR_CORRUPT)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", algo->name, len, buf->len);
-			algo->free(state);
-			break;
-		}
-	}
-	for (size_t i = 0; i < buf->len; i++)
-	{
-		for (int flip = 0; flip < 3; flip++)
-		{
-			static const uint8_t masks[] = {0x01, 0x80, 0xff};
-			pgml_status rc;
-
-			memcpy(copy, buf->data, buf->len);
-			copy[i] ^= masks[flip];
-			state = NULL;
-			rc = load_blob(algo, copy, buf->len, &state, &err);
-			if (rc == PGML_OK)
-			{
-				size_t		n_out = algo->n_outputs(state);
-
-				CHECK(n_out >= 1 && n_out <= 64);
-				if (n_out <= 64)
-				{
-					pgml_status prc = algo->predict(state, row, 1, n_features, out, &err);
-
-					CHECK(prc == PGML_OK || prc == PGML_ERR_DATA);
-				}
-				algo->free(state);
-			}
-			else if (rc != PGML_ERR_CORRUPT || state != NULL)
-				test_fail(__FILE__, __LINE__, "%s: flipping byte %zu gave %s", algo->name, i, pgml_status_name(rc));
-		}
-	}
-	free(copy);
-}
-
 TEST(linear_bayes_corrupt_blobs)
 {
 	static const struct
@@ -679,7 +446,7 @@ TEST(linear_bayes_corrupt_blobs)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(all_algos, cases[i].algo);
 		bool		cls = cases[i].task == PGML_TASK_CLASSIFICATION;
 		pgml_data	d = {x, cls ? yc : y2, 6, 3, cls ? 1 : (algo->multi_target ? 2 : 1)};
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
@@ -690,7 +457,7 @@ TEST(linear_bayes_corrupt_blobs)
 
 		REQUIRE(algo->fit(&args, &d, &state, &err) == PGML_OK);
 		REQUIRE(save_state(algo, state, &buf));
-		check_hostile(algo, &buf, 3);
+		check_hostile(algo, BLOB_WHAT, &buf, NULL, 3, true);
 		algo->free(state);
 		/* another algorithm's blob */
 		for (size_t j = 0; j < N_ALGOS; j++)
@@ -699,7 +466,7 @@ TEST(linear_bayes_corrupt_blobs)
 
 			if (all_algos[j] == algo)
 				continue;
-			CHECK_INT(load_blob(all_algos[j], buf.data, buf.len, &other, &err), PGML_ERR_CORRUPT);
+			CHECK_INT(load_blob(all_algos[j], BLOB_WHAT, buf.data, buf.len, &other, &err), PGML_ERR_CORRUPT);
 			CHECK(other == NULL);
 		}
 		pgml_buf_free(&buf);
@@ -726,7 +493,7 @@ TEST(linear_bayes_corrupt_blobs)
 		pgml_buf_put_f64(&b, 1);
 		pgml_buf_put_u64(&b, 100000);
 		pgml_buf_put_u64(&b, 400000);
-		CHECK_INT(load_blob(&pgml_algo_kernel_ridge, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(&pgml_algo_kernel_ridge, BLOB_WHAT, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
 		CHECK(state == NULL);
 		CHECK(strstr(err.msg, "corrupt") != NULL);
 		pgml_buf_free(&b);
@@ -818,7 +585,7 @@ TEST(linear_bayes_cancel)
 	cls.n_classes = 2;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(all_algos, cases[i].algo);
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
 		void	   *state = NULL;
 		pgml_err	err;
@@ -827,7 +594,7 @@ TEST(linear_bayes_cancel)
 		stop_calls = 0;
 		stop_after = cases[i].after;
 		pgml_set_should_stop(stop_hook, NULL);
-		rc = fit_on(algo, cases[i].task, cases[i].task == PGML_TASK_REGRESSION ? &reg : &cls, hp, &state, &err);
+		rc = fit_on(algo, cases[i].task, cases[i].task == PGML_TASK_REGRESSION ? &reg : &cls, hp, 42, NULL, &state, &err);
 		pgml_set_should_stop(NULL, NULL);
 		if (rc != PGML_ERR_CANCELLED)
 			test_fail(__FILE__, __LINE__, "%s %s: %s after %d polls", cases[i].algo, cases[i].hp,
@@ -844,7 +611,7 @@ TEST(linear_bayes_cancel)
 
 TEST(linear_bayes_through_models)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	fixture_data fd;
 	pgml_model *m = NULL;
 	pgml_model *m2 = NULL;
@@ -1004,7 +771,7 @@ TEST(linear_bayes_degenerate_columns)
 	pgml_algo_linear.free(state);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(all_algos, cases[i].algo);
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
 
 		args.hyperparams = hp;

@@ -24,147 +24,18 @@
 #include "pgml/json.h"
 #include "pgml/learn.h"
 #include "../src/learn/algorithms.h"
+#include "fixture.h"
 
 #define FIXTURE "tests/fixtures/linear_online.json"
+#define BLOB_WHAT "linear model"	/* how load errors name a saved model */
 #define SCORE_SEEDS 5			/* fits averaged per "score" case */
-
-typedef struct matrix
-{
-	float	   *v;
-	size_t		rows;
-	size_t		cols;
-} matrix;
 
 static const pgml_algorithm *const all_algos[] = {
 	&pgml_algo_stochastic_gradient_descent, &pgml_algo_perceptron, &pgml_algo_passive_aggressive,
-	&pgml_algo_huber, &pgml_algo_quantile, &pgml_algo_ransac, &pgml_algo_theil_sen,
+	&pgml_algo_huber, &pgml_algo_quantile, &pgml_algo_ransac, &pgml_algo_theil_sen, NULL
 };
 
-#define N_ALGOS (sizeof(all_algos) / sizeof(all_algos[0]))
-
-/* The table called name. */
-static const pgml_algorithm *
-algo_by_name(const char *name)
-{
-	for (size_t i = 0; i < N_ALGOS; i++)
-		if (strcmp(all_algos[i]->name, name) == 0)
-			return all_algos[i];
-	return NULL;
-}
-
-/* A JSON array of rows (or of numbers: one column) as floats; false when malformed. */
-static int
-matrix_from_json(const json_t *a, matrix *m)
-{
-	size_t		rows = json_array_size(a);
-	size_t		cols;
-
-	m->v = NULL;
-	if (!json_is_array(a) || rows == 0)
-		return 0;
-	cols = json_is_array(json_array_get(a, 0)) ? json_array_size(json_array_get(a, 0)) : 1;
-	m->v = malloc(rows * cols * sizeof(float));
-	m->rows = rows;
-	m->cols = cols;
-	for (size_t i = 0; i < rows; i++)
-	{
-		const json_t *r = json_array_get(a, i);
-
-		if (json_is_array(r))
-		{
-			if (json_array_size(r) != cols)
-				return 0;
-			for (size_t j = 0; j < cols; j++)
-				m->v[i * cols + j] = (float) json_number_value(json_array_get(r, j));
-		}
-		else
-			m->v[i] = (float) json_number_value(r);
-	}
-	return 1;
-}
-
-/* The fixture document (NULL with a test failure when it cannot be read). */
-static json_t *
-load_fixture(void)
-{
-	json_t	   *doc = NULL;
-	pgml_err	err;
-
-	if (pgml_json_load_file(FIXTURE, 1 << 20, &doc, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "cannot load %s: %s", FIXTURE, err.msg);
-		return NULL;
-	}
-	return doc;
-}
-
-/* A data set of the fixture: training rows, test rows and their targets. */
-typedef struct fixture_data
-{
-	matrix		x;
-	matrix		y;
-	matrix		xt;
-	matrix		yt;
-	int			n_classes;
-} fixture_data;
-
-/* Reads dataset `name` of the fixture. */
-static int
-fixture_dataset(const json_t *doc, const char *name, fixture_data *fd)
-{
-	const json_t *ds = json_object_get(json_object_get(doc, "datasets"), name);
-
-	memset(fd, 0, sizeof(*fd));
-	if (ds == NULL)
-		return 0;
-	fd->n_classes = (int) json_integer_value(json_object_get(ds, "n_classes"));
-	return matrix_from_json(json_object_get(ds, "x"), &fd->x) &&
-		matrix_from_json(json_object_get(ds, "y"), &fd->y) &&
-		matrix_from_json(json_object_get(ds, "x_test"), &fd->xt) &&
-		matrix_from_json(json_object_get(ds, "y_test"), &fd->yt);
-}
-
-/* Frees what fixture_dataset allocated. */
-static void
-fixture_data_free(fixture_data *fd)
-{
-	free(fd->x.v);
-	free(fd->y.v);
-	free(fd->xt.v);
-	free(fd->yt.v);
-}
-
-/* Fits algo on fd with hyperparameters hp and seed; returns the status, *state the model. */
-static pgml_status
-fit_on(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, const json_t *hp, uint64_t seed,
-	   pgml_pool *pool, void **state, pgml_err *err)
-{
-	pgml_data	data = {fd->x.v, fd->y.v, fd->x.rows, fd->x.cols, 1};
-	pgml_fit_args args = {task, hp, task == PGML_TASK_CLASSIFICATION ? fd->n_classes : 0, seed, pool};
-
-	return algo->fit(&args, &data, state, err);
-}
-
-/* Saves state into a new buffer. */
-static int
-save_state(const pgml_algorithm *algo, const void *state, pgml_buf *buf)
-{
-	pgml_err	err;
-
-	pgml_buf_init(buf);
-	algo->save(state, buf);
-	return pgml_buf_status(buf, &err) == PGML_OK;
-}
-
-/* Loads a blob with algo. */
-static pgml_status
-load_blob(const pgml_algorithm *algo, const void *data, size_t len, void **state, pgml_err *err)
-{
-	pgml_reader r;
-
-	pgml_reader_init(&r, data, len, "linear model", err);
-	return algo->load(&r, state, err);
-}
+#define N_ALGOS (sizeof(all_algos) / sizeof(all_algos[0]) - 1)
 
 /* The test-set score of a fitted state: r2, or the accuracy of the argmax of the scores. */
 static double
@@ -240,7 +111,8 @@ check_pred_case(size_t ci, const char *label, const pgml_algorithm *algo, const 
 	float	   *zero;
 	float	   *unit;
 	pgml_err	err;
-	double		worst = 0;
+	double		worst;
+	char		where[600];
 
 	if (!matrix_from_json(json_object_get(c, "pred"), &expect) ||
 		!matrix_from_json(json_object_get(c, "coef"), &coef) ||
@@ -252,21 +124,8 @@ check_pred_case(size_t ci, const char *label, const pgml_algorithm *algo, const 
 	CHECK_INT(w, expect.cols);
 	pred = calloc(expect.rows * w, sizeof(float));
 	CHECK_INT(algo->predict(state, fd->xt.v, expect.rows, p, pred, &err), PGML_OK);
-	for (size_t i = 0; i < expect.rows * expect.cols; i++)
-	{
-		double		a = pred[i];
-		double		b = expect.v[i];
-		double		lim = tol * (fabs(b) > 1.0 ? fabs(b) : 1.0);
-
-		if (fabs(a - b) / lim > worst)
-			worst = fabs(a - b) / lim;
-		if (!(fabs(a - b) <= lim))
-		{
-			test_fail(__FILE__, __LINE__, "case %zu (%s): row %zu output %zu is %.9g, sklearn %.9g", ci, label,
-					  i / expect.cols, i % expect.cols, a, b);
-			break;
-		}
-	}
+	snprintf(where, sizeof(where), "case %zu (%s)", ci, label);
+	worst = check_outputs(pred, &expect, tol, true, where);
 	/* coefficients: the functions at 0 and at each unit vector (decision scores: the last k functions) */
 	zero = calloc(p, sizeof(float));
 	unit = calloc(p, sizeof(float));
@@ -311,7 +170,7 @@ check_pred_case(size_t ci, const char *label, const pgml_algorithm *algo, const 
 
 TEST(online_matches_sklearn)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const json_t *cases;
 	size_t		ci;
 	const json_t *c;
@@ -328,7 +187,7 @@ TEST(online_matches_sklearn)
 		const char *data_name = json_string_value(json_object_get(c, "data"));
 		const char *kind = json_string_value(json_object_get(c, "kind"));
 		const json_t *hp = json_object_get(c, "params");
-		const pgml_algorithm *algo = algo_by_name(name);
+		const pgml_algorithm *algo = algo_in(all_algos, name);
 		pgml_task	task = strcmp(task_name, "regression") == 0 ? PGML_TASK_REGRESSION : PGML_TASK_CLASSIFICATION;
 		char	   *hp_text = pgml_json_dumps(hp);
 		char		label[512];
@@ -355,7 +214,7 @@ TEST(online_matches_sklearn)
 					printf("    case %2zu %-60.60s worst %.1e of tolerance\n", ci, label, worst);
 				/* save → load → identical predictions and parameters */
 				REQUIRE(save_state(algo, state, &buf));
-				CHECK_INT(load_blob(algo, buf.data, buf.len, &loaded, &err), PGML_OK);
+				CHECK_INT(load_blob(algo, BLOB_WHAT, buf.data, buf.len, &loaded, &err), PGML_OK);
 				if (loaded != NULL)
 				{
 					size_t		w = algo->n_outputs(state);
@@ -421,28 +280,6 @@ TEST(online_matches_sklearn)
 	CHECK(n_pred >= 25);
 	CHECK(n_score >= 15);
 	json_decref(doc);
-}
-
-/* Fits algorithm `name` on fixture dataset `data` with hyperparameters given as JSON text. */
-static pgml_status
-fit_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text,
-		 void **state, pgml_err *err)
-{
-	fixture_data fd;
-	json_t	   *hp = NULL;
-	pgml_status rc;
-
-	*state = NULL;
-	if (!fixture_dataset(doc, data, &fd) || pgml_json_parse(hp_text, strlen(hp_text), "test", &hp, err) != PGML_OK)
-	{
-		fixture_data_free(&fd);
-		test_fail(__FILE__, __LINE__, "bad test input %s / %s", data, hp_text);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_on(algo_by_name(name), task, &fd, hp, 42, NULL, state, err);
-	json_decref(hp);
-	fixture_data_free(&fd);
-	return rc;
 }
 
 #define REG PGML_TASK_REGRESSION
@@ -540,7 +377,7 @@ TEST(online_bad_hyperparameters)
 		{"theil_sen", REG, "{\"copy_X\": 0}", PGML_ERR_INVALID_ARGUMENT, "\"copy_X\""},
 		{"theil_sen", REG, "{\"max_subpopulation\": 1e12, \"n_subsamples\": 20}", PGML_ERR_LIMIT, "subsets"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -551,13 +388,13 @@ TEST(online_bad_hyperparameters)
 		pgml_status rc;
 
 		pgml_err_clear(&err);
-		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, &state, &err);
+		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 42, NULL, &state, &err);
 		if (rc != cases[i].expect || strstr(err.msg, cases[i].in_msg) == NULL)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\", expected %s mentioning %s", cases[i].algo,
 					  cases[i].hp, pgml_status_name(rc), err.msg, pgml_status_name(cases[i].expect),
 					  cases[i].in_msg);
 		CHECK(state == NULL);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(all_algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
@@ -612,7 +449,7 @@ TEST(online_accepts_sklearn_params)
 		"\"verbose\": true}"},
 		{"theil_sen", REG, "tiny", "{\"n_subsamples\": 20, \"max_iter\": 0}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -621,32 +458,11 @@ TEST(online_accepts_sklearn_params)
 		pgml_err	err;
 
 		pgml_err_clear(&err);
-		if (fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, &state, &err) != PGML_OK)
+		if (fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42, NULL, &state, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "%s %s: %s (%s)", cases[i].algo, cases[i].hp, err.msg, err.detail);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(all_algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
-}
-
-/* The effective hyperparameters of a fit, as compact JSON text (pgml_malloc'd), or NULL. */
-static char *
-params_text(const json_t *doc, const char *algo, pgml_task task, const char *data, const char *hp)
-{
-	void	   *state;
-	pgml_err	err;
-	json_t	   *p;
-	char	   *text;
-
-	if (fit_text(doc, algo, task, data, hp, &state, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "%s %s: %s", algo, hp, err.msg);
-		return NULL;
-	}
-	p = algo_by_name(algo)->params(state);
-	text = pgml_json_dumps(p);
-	json_decref(p);
-	algo_by_name(algo)->free(state);
-	return text;
 }
 
 TEST(online_effective_params)
@@ -697,12 +513,12 @@ TEST(online_effective_params)
 			"{\"fit_intercept\":true,\"copy_X\":true,\"max_subpopulation\":10000.0,\"n_subsamples\":null,"
 		"\"max_iter\":300,\"tol\":0.001,\"random_state\":4,\"n_jobs\":null,\"verbose\":false}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		char	   *text = params_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp);
+		char	   *text = params_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42);
 		json_t	   *got = NULL;
 		json_t	   *expect = NULL;
 		pgml_err	err;
@@ -749,56 +565,6 @@ TEST(online_effective_params)
 	CHECK(pgml_algo_huber.params_classification[0] == NULL);
 }
 
-/* Every truncation is corrupt; byte flips either load a model that predicts or are corrupt. */
-static void
-check_hostile(const pgml_algorithm *algo, const pgml_buf *buf, size_t n_features)
-{
-	uint8_t    *copy = malloc(buf->len);
-	float		row[64] = {0};
-	float		out[64];
-	pgml_err	err;
-	void	   *state;
-
-	for (size_t len = 0; len < buf->len; len++)
-	{
-		state = (void *) 1;
-		pgml_err_clear(&err);
-		if (load_blob(algo, buf->data, len, &state, &err) != PGML_ERR_CORRUPT || state != NULL ||
-			err.code != PGML_ERR_CORRUPT)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", algo->name, len, buf->len);
-			if (state != (void *) 1)
-				algo->free(state);
-			break;
-		}
-	}
-	for (size_t i = 0; i < buf->len; i++)
-	{
-		for (int flip = 0; flip < 3; flip++)
-		{
-			static const uint8_t masks[] = {0x01, 0x80, 0xff};
-			pgml_status rc;
-
-			memcpy(copy, buf->data, buf->len);
-			copy[i] ^= masks[flip];
-			state = NULL;
-			rc = load_blob(algo, copy, buf->len, &state, &err);
-			if (rc == PGML_OK)
-			{
-				size_t		n_out = algo->n_outputs(state);
-
-				CHECK(n_out >= 1 && n_out <= 64);
-				if (n_out <= 64)
-					CHECK_INT(algo->predict(state, row, 1, n_features, out, &err), PGML_OK);
-				algo->free(state);
-			}
-			else if (rc != PGML_ERR_CORRUPT || state != NULL)
-				test_fail(__FILE__, __LINE__, "%s: flipping byte %zu gave %s", algo->name, i, pgml_status_name(rc));
-		}
-	}
-	free(copy);
-}
-
 TEST(online_corrupt_blobs)
 {
 	static const struct
@@ -820,21 +586,21 @@ TEST(online_corrupt_blobs)
 		{"ransac", REG, "tiny", "{}"},
 		{"theil_sen", REG, "tiny", "{}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(all_algos, cases[i].algo);
 		fixture_data fd;
 		void	   *state;
 		pgml_err	err;
 		pgml_buf	buf;
 
 		REQUIRE(fixture_dataset(doc, cases[i].data, &fd));
-		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, &state, &err) == PGML_OK);
+		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42, NULL, &state, &err) == PGML_OK);
 		REQUIRE(save_state(algo, state, &buf));
-		check_hostile(algo, &buf, fd.x.cols);
+		check_hostile(algo, BLOB_WHAT, &buf, NULL, fd.x.cols, false);
 		algo->free(state);
 		/* every other algorithm (linear.c's too) refuses the blob */
 		for (size_t k = 0; k < N_ALGOS + 2; k++)
@@ -845,7 +611,7 @@ TEST(online_corrupt_blobs)
 
 			if (other == algo)
 				continue;
-			CHECK_INT(load_blob(other, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
+			CHECK_INT(load_blob(other, BLOB_WHAT, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
 			CHECK(loaded == NULL);
 		}
 		pgml_buf_free(&buf);
@@ -895,7 +661,7 @@ TEST(online_corrupt_blobs)
 			pgml_buf_put_f64s(&b, zeros, 2 * bad[i].n_funcs);
 			pgml_buf_put_f64s(&b, zeros, bad[i].n_funcs);
 			pgml_buf_put_str(&b, "{}");
-			CHECK_INT(load_blob(algo, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
+			CHECK_INT(load_blob(algo, BLOB_WHAT, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
 			CHECK(state == NULL);
 			pgml_buf_free(&b);
 		}
@@ -980,7 +746,7 @@ TEST(online_cancel)
 	make_problem(3000, 8, &fd, classes);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(all_algos, cases[i].algo);
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
 		float	   *saved = fd.y.v;
 		void	   *state = NULL;
@@ -1057,7 +823,7 @@ TEST(online_threads_agree)
 	fd.n_classes = 3;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(all_algos, cases[i].algo);
 		float	   *saved = fd.y.v;
 		float	   *one;
 		float	   *three;
@@ -1249,7 +1015,7 @@ TEST(online_small_and_degenerate)
 
 TEST(online_model_layer)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	fixture_data fd;
 	float	   *y2;
 	json_t	   *hp = json_loads("{\"random_state\": 1}", 0, NULL);

@@ -546,3 +546,49 @@ TEST(metrics_silhouette_matches_sklearn)
 	}
 	json_decref(root);
 }
+
+/* Above 10,000 rows the clustering score samples rows: close to the full silhouette, and repeatable. */
+TEST(clustering_score_samples_the_silhouette_of_large_data)
+{
+	size_t		n = 12000;
+	float	   *x = malloc(n * 2 * sizeof(float));
+	int		   *labels = malloc(n * sizeof(int));
+	uint64_t	state = 7;
+	pgml_data	data;
+	pgml_model *model = NULL;
+	json_t	   *m1 = NULL;
+	json_t	   *m2 = NULL;
+	json_t	   *hp;
+	double		full;
+	pgml_err	err;
+
+	REQUIRE(x != NULL && labels != NULL);
+	for (size_t i = 0; i < n; i++)
+	{
+		int			c = (int) (i % 3);
+
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		x[i * 2] = (float) (c * 4) + (float) ((state >> 33) % 1000) / 1000.0f;
+		state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+		x[i * 2 + 1] = (float) ((state >> 33) % 1000) / 1000.0f;
+		labels[i] = c;
+	}
+	memset(&data, 0, sizeof(data));
+	data.x = x;
+	data.n_rows = n;
+	data.n_features = 2;
+	hp = json_pack("{s:i, s:i}", "n_clusters", 3, "random_state", 0);
+	REQUIRE(pgml_model_fit("kmeans", PGML_TASK_CLUSTERING, hp, &data, 0, NULL, &model, &err) == PGML_OK);
+	REQUIRE(pgml_model_score(model, &data, &m1, &err) == PGML_OK);
+	REQUIRE(pgml_model_score(model, &data, &m2, &err) == PGML_OK);
+	REQUIRE(pgml_metrics_silhouette(x, n, 2, labels, &full, &err) == PGML_OK);
+	CHECK_NEAR(json_number_value(json_object_get(m1, "silhouette")), full, 0.01);
+	CHECK(json_number_value(json_object_get(m1, "silhouette")) == json_number_value(json_object_get(m2, "silhouette")));
+	CHECK(json_number_value(json_object_get(m1, "silhouette")) != full);	/* it did sample */
+	json_decref(m1);
+	json_decref(m2);
+	json_decref(hp);
+	pgml_model_free(model);
+	free(x);
+	free(labels);
+}

@@ -23,146 +23,17 @@
 #include "pgml/json.h"
 #include "pgml/learn.h"
 #include "../src/learn/algorithms.h"
+#include "fixture.h"
 
 #define FIXTURE "tests/fixtures/svm.json"
+#define BLOB_WHAT "svm model"	/* how load errors name a saved model */
 
-typedef struct matrix
-{
-	float	   *v;
-	size_t		rows;
-	size_t		cols;
-} matrix;
-
-static const pgml_algorithm *
-algo_by_name(const char *name)
-{
-	const pgml_algorithm *all[] = {&pgml_algo_svm, &pgml_algo_nu_svm, &pgml_algo_linear_svm};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(all[i]->name, name) == 0)
-			return all[i];
-	return NULL;
-}
-
-/* A JSON array of rows (or of numbers: one column) as floats; false when malformed. */
-static int
-matrix_from_json(const json_t *a, matrix *m)
-{
-	size_t		rows = json_array_size(a);
-	size_t		cols;
-
-	m->v = NULL;
-	if (!json_is_array(a) || rows == 0)
-		return 0;
-	cols = json_is_array(json_array_get(a, 0)) ? json_array_size(json_array_get(a, 0)) : 1;
-	m->v = malloc(rows * cols * sizeof(float));
-	m->rows = rows;
-	m->cols = cols;
-	for (size_t i = 0; i < rows; i++)
-	{
-		const json_t *r = json_array_get(a, i);
-
-		if (json_is_array(r))
-		{
-			if (json_array_size(r) != cols)
-				return 0;
-			for (size_t j = 0; j < cols; j++)
-				m->v[i * cols + j] = (float) json_number_value(json_array_get(r, j));
-		}
-		else
-			m->v[i] = (float) json_number_value(r);
-	}
-	return 1;
-}
-
-static json_t *
-load_fixture(void)
-{
-	json_t	   *doc = NULL;
-	pgml_err	err;
-
-	if (pgml_json_load_file(FIXTURE, 1 << 20, &doc, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "cannot load %s: %s", FIXTURE, err.msg);
-		return NULL;
-	}
-	return doc;
-}
-
-typedef struct fixture_data
-{
-	matrix		x;
-	matrix		y;
-	matrix		xt;
-	int			n_classes;
-} fixture_data;
-
-static int
-fixture_dataset(const json_t *doc, const char *name, fixture_data *fd)
-{
-	const json_t *ds = json_object_get(json_object_get(doc, "datasets"), name);
-
-	memset(fd, 0, sizeof(*fd));
-	if (ds == NULL)
-		return 0;
-	fd->n_classes = (int) json_integer_value(json_object_get(ds, "n_classes"));
-	return matrix_from_json(json_object_get(ds, "x"), &fd->x) &&
-		matrix_from_json(json_object_get(ds, "y"), &fd->y) &&
-		matrix_from_json(json_object_get(ds, "x_test"), &fd->xt);
-}
-
-static void
-fixture_data_free(fixture_data *fd)
-{
-	free(fd->x.v);
-	free(fd->y.v);
-	free(fd->xt.v);
-}
-
-static pgml_status
-fit_on(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, const json_t *hp, pgml_pool *pool,
-	   void **state, pgml_err *err)
-{
-	pgml_data	data = {fd->x.v, fd->y.v, fd->x.rows, fd->x.cols, task == PGML_TASK_REGRESSION ? fd->y.cols : 1};
-	pgml_fit_args args = {task, hp, task == PGML_TASK_CLASSIFICATION ? fd->n_classes : 0, 42, pool};
-
-	return algo->fit(&args, &data, state, err);
-}
-
-static int
-save_state(const pgml_algorithm *algo, const void *state, pgml_buf *buf)
-{
-	pgml_err	err;
-
-	pgml_buf_init(buf);
-	algo->save(state, buf);
-	return pgml_buf_status(buf, &err) == PGML_OK;
-}
-
-static pgml_status
-load_blob(const pgml_algorithm *algo, const void *data, size_t len, void **state, pgml_err *err)
-{
-	pgml_reader r;
-
-	pgml_reader_init(&r, data, len, "svm model", err);
-	return algo->load(&r, state, err);
-}
-
-/* The first maximum of n scores. */
-static size_t
-argmax(const float *v, size_t n)
-{
-	size_t		best = 0;
-
-	for (size_t c = 1; c < n; c++)
-		if (v[c] > v[best])
-			best = c;
-	return best;
-}
+/* The algorithms of this file (the fixture also holds knn cases: test_knn.c). */
+static const pgml_algorithm *const algos[] = {&pgml_algo_svm, &pgml_algo_nu_svm, &pgml_algo_linear_svm, NULL};
 
 TEST(svm_matches_sklearn)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const json_t *cases;
 	size_t		ci;
 	const json_t *c;
@@ -177,21 +48,17 @@ TEST(svm_matches_sklearn)
 		const char *data_name = json_string_value(json_object_get(c, "data"));
 		const json_t *hp = json_object_get(c, "params");
 		const json_t *labels = json_object_get(c, "label");
-		const pgml_algorithm *algo = algo_by_name(name);
+		const pgml_algorithm *algo = algo_in(algos, name);
 		pgml_task	task = strcmp(task_name, "regression") == 0 ? PGML_TASK_REGRESSION : PGML_TASK_CLASSIFICATION;
 		fixture_data fd;
 		matrix		expect;
 		char	   *hp_text;
 		void	   *state = NULL;
-		void	   *loaded = NULL;
 		float	   *pred;
-		float	   *pred2;
-		pgml_buf	buf;
 		pgml_err	err;
 		double		tol = strcmp(name, "linear_svm") == 0 ? 2e-3 : 1e-3;
 		double		worst = 0;
-		json_t	   *p1;
-		json_t	   *p2;
+		char		what[512];
 
 		if (algo == NULL)
 			continue;			/* knn: test_knn.c */
@@ -199,7 +66,7 @@ TEST(svm_matches_sklearn)
 		hp_text = pgml_json_dumps(hp);
 		REQUIRE(fixture_dataset(doc, data_name, &fd));
 		REQUIRE(matrix_from_json(json_object_get(c, "pred"), &expect));
-		if (fit_on(algo, task, &fd, hp, NULL, &state, &err) != PGML_OK)
+		if (fit_on(algo, task, &fd, hp, 42, NULL, &state, &err) != PGML_OK)
 		{
 			test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): fit failed: %s (%s)", ci, name, task_name,
 					  data_name, hp_text, err.msg, err.detail);
@@ -207,7 +74,6 @@ TEST(svm_matches_sklearn)
 		}
 		CHECK_INT(algo->n_outputs(state), expect.cols);
 		pred = calloc(expect.rows * expect.cols, sizeof(float));
-		pred2 = calloc(expect.rows * expect.cols, sizeof(float));
 		CHECK_INT(algo->predict(state, fd.xt.v, fd.xt.rows, fd.xt.cols, pred, &err), PGML_OK);
 		for (size_t i = 0; i < expect.rows; i++)
 		{
@@ -251,22 +117,9 @@ TEST(svm_matches_sklearn)
 				   hp_text, worst);
 
 		/* save → load → identical predictions and parameters */
-		REQUIRE(save_state(algo, state, &buf));
-		CHECK_INT(load_blob(algo, buf.data, buf.len, &loaded, &err), PGML_OK);
-		if (loaded != NULL)
-		{
-			CHECK_INT(algo->predict(loaded, fd.xt.v, fd.xt.rows, fd.xt.cols, pred2, &err), PGML_OK);
-			CHECK(memcmp(pred, pred2, expect.rows * expect.cols * sizeof(float)) == 0);
-			p1 = algo->params(state);
-			p2 = algo->params(loaded);
-			CHECK(p1 != NULL && p2 != NULL && json_equal(p1, p2));
-			json_decref(p1);
-			json_decref(p2);
-		}
-		algo->free(loaded);
-		pgml_buf_free(&buf);
+		snprintf(what, sizeof(what), "case %zu (%s %s on %s, %s)", ci, name, task_name, data_name, hp_text);
+		check_save_load(algo, BLOB_WHAT, state, &fd.xt, pred, expect.cols, what);
 		free(pred);
-		free(pred2);
 next:
 		algo->free(state);
 		free(expect.v);
@@ -275,27 +128,6 @@ next:
 	}
 	CHECK(n_cases >= 25);
 	json_decref(doc);
-}
-
-/* Fits algorithm `name` on fixture dataset `data` with hyperparameters given as JSON text. */
-static pgml_status
-fit_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text,
-		 pgml_pool *pool, void **state, pgml_err *err)
-{
-	fixture_data fd;
-	json_t	   *hp = NULL;
-	pgml_status rc;
-
-	*state = NULL;
-	if (!fixture_dataset(doc, data, &fd) || pgml_json_parse(hp_text, strlen(hp_text), "test", &hp, err) != PGML_OK)
-	{
-		fixture_data_free(&fd);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_on(algo_by_name(name), task, &fd, hp, pool, state, err);
-	json_decref(hp);
-	fixture_data_free(&fd);
-	return rc;
 }
 
 TEST(svm_bad_hyperparameters)
@@ -365,7 +197,7 @@ TEST(svm_bad_hyperparameters)
 		{"linear_svm", PGML_TASK_REGRESSION, "{\"C\": 0}", PGML_ERR_INVALID_ARGUMENT, "\"C\""},
 		{"linear_svm", PGML_TASK_DECOMPOSITION, "{}", PGML_ERR_NOT_SUPPORTED, "decomposition"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -377,13 +209,13 @@ TEST(svm_bad_hyperparameters)
 		pgml_status rc;
 
 		pgml_err_clear(&err);
-		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, NULL, &state, &err);
+		rc = fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 42, NULL, &state, &err);
 		if (rc != cases[i].expect || strstr(err.msg, cases[i].in_msg) == NULL)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\", expected %s mentioning %s", cases[i].algo,
 					  cases[i].hp, pgml_status_name(rc), err.msg, pgml_status_name(cases[i].expect),
 					  cases[i].in_msg);
 		CHECK(state == NULL);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
@@ -430,7 +262,7 @@ TEST(svm_accepts_sklearn_params)
 			"\"squared_epsilon_insensitive\", \"fit_intercept\": true, \"intercept_scaling\": 0.5, \"dual\": false, "
 		"\"verbose\": 0, \"random_state\": 0, \"max_iter\": 1000}", 0},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	pgml_set_log_hook(count_notices, NULL);
@@ -441,10 +273,10 @@ TEST(svm_accepts_sklearn_params)
 		pgml_err	err;
 
 		n_notices = 0;
-		if (fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, NULL, &state, &err) != PGML_OK)
+		if (fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 42, NULL, &state, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "%s %s: %s (%s)", cases[i].algo, cases[i].hp, err.msg, err.detail);
 		CHECK_INT(n_notices, cases[i].notices);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(algos, cases[i].algo)->free(state);
 	}
 	pgml_set_log_hook(NULL, NULL);
 	json_decref(doc);
@@ -481,19 +313,19 @@ TEST(svm_effective_params)
 			"{\"epsilon\":0.0,\"tol\":0.0001,\"C\":1.0,\"loss\":\"epsilon_insensitive\",\"fit_intercept\":true,"
 		"\"intercept_scaling\":1.0,\"dual\":true,\"verbose\":0,\"random_state\":5,\"max_iter\":1000}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(algos, cases[i].algo);
 		void	   *state = NULL;
 		pgml_err	err;
 		json_t	   *p;
 		char	   *text;
 
 		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].task == PGML_TASK_REGRESSION ? "reg" : "bin",
-						 cases[i].hp, NULL, &state, &err) == PGML_OK);
+						 cases[i].hp, 42, NULL, &state, &err) == PGML_OK);
 		p = algo->params(state);
 		text = pgml_json_dumps(p);
 		CHECK_STR(text, cases[i].expect);
@@ -583,61 +415,6 @@ TEST(svm_bad_data)
 	json_decref(hp);
 }
 
-/*
- * Every truncation is corrupt; byte flips either load a model that predicts finite-or-not values without
- * crashing, or are corrupt.
- */
-static void
-check_hostile(const pgml_algorithm *algo, const pgml_buf *buf, size_t n_features)
-{
-	uint8_t    *copy = malloc(buf->len);
-	float		row[64] = {0};
-	float		out[64];
-	pgml_err	err;
-	void	   *state;
-
-	for (size_t i = 0; i < n_features; i++)
-		row[i] = 0.5f * (float) i - 1.0f;
-	for (size_t len = 0; len < buf->len; len++)
-	{
-		state = (void *) 1;
-		pgml_err_clear(&err);
-		if (load_blob(algo, buf->data, len, &state, &err) != PGML_ERR_CORRUPT || state != NULL ||
-			err.code != PGML_ERR_CORRUPT)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", algo->name, len, buf->len);
-			if (state != (void *) 1)
-				algo->free(state);
-			break;
-		}
-	}
-	for (size_t i = 0; i < buf->len; i++)
-	{
-		for (int flip = 0; flip < 3; flip++)
-		{
-			static const uint8_t masks[] = {0x01, 0x80, 0xff};
-			pgml_status rc;
-
-			memcpy(copy, buf->data, buf->len);
-			copy[i] ^= masks[flip];
-			state = NULL;
-			rc = load_blob(algo, copy, buf->len, &state, &err);
-			if (rc == PGML_OK)
-			{
-				size_t		n_out = algo->n_outputs(state);
-
-				CHECK(n_out >= 1 && n_out <= 64);
-				if (n_out <= 64)
-					CHECK_INT(algo->predict(state, row, 1, n_features, out, &err), PGML_OK);
-				algo->free(state);
-			}
-			else if (rc != PGML_ERR_CORRUPT || state != NULL)
-				test_fail(__FILE__, __LINE__, "%s: flipping byte %zu gave %s", algo->name, i, pgml_status_name(rc));
-		}
-	}
-	free(copy);
-}
-
 /* The first n rows of a fixture data set (a small model to take apart). */
 static pgml_status
 fit_small(const json_t *doc, const pgml_algorithm *algo, pgml_task task, const char *data, size_t n,
@@ -653,7 +430,7 @@ fit_small(const json_t *doc, const pgml_algorithm *algo, pgml_task task, const c
 		return PGML_ERR_INTERNAL;
 	fd.x.rows = fd.y.rows = n;
 	*n_features = fd.x.cols;
-	rc = fit_on(algo, task, &fd, hp, NULL, state, &err);
+	rc = fit_on(algo, task, &fd, hp, 42, NULL, state, &err);
 	json_decref(hp);
 	fixture_data_free(&fd);
 	return rc;
@@ -679,7 +456,7 @@ TEST(svm_corrupt_blobs)
 		{&pgml_algo_linear_svm, PGML_TASK_CLASSIFICATION, "multi", 20, "{}"},
 		{&pgml_algo_linear_svm, PGML_TASK_CLASSIFICATION, "multi", 20, "{\"multi_class\": \"crammer_singer\"}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -691,12 +468,15 @@ TEST(svm_corrupt_blobs)
 		size_t		p;
 		pgml_err	err;
 		pgml_buf	buf;
+		float		row[64] = {0};
 
 		REQUIRE(fit_small(doc, algo, cases[i].task, cases[i].data, cases[i].n, cases[i].hp, &state, &p) == PGML_OK);
 		REQUIRE(save_state(algo, state, &buf));
-		check_hostile(algo, &buf, p);
+		for (size_t j = 0; j < p; j++)
+			row[j] = 0.5f * (float) j - 1.0f;
+		check_hostile(algo, BLOB_WHAT, &buf, row, p, false);
 		/* another algorithm's blob */
-		CHECK_INT(load_blob(other, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(other, BLOB_WHAT, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
 		CHECK(loaded == NULL);
 		algo->free(state);
 		pgml_buf_free(&buf);
@@ -722,7 +502,7 @@ TEST(svm_corrupt_blobs)
 		pgml_buf_put_u32(&b, 2);
 		pgml_buf_put_u64(&b, (uint64_t) 1 << 30);
 		pgml_buf_put_u64(&b, (uint64_t) 1 << 30);
-		CHECK_INT(load_blob(&pgml_algo_svm, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(&pgml_algo_svm, BLOB_WHAT, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
 		CHECK(state == NULL);
 		CHECK(strstr(err.msg, "corrupt") != NULL);
 		pgml_buf_free(&b);
@@ -739,7 +519,7 @@ TEST(svm_corrupt_blobs)
 			pgml_buf_put_u32(&b, (uint32_t) c);
 		pgml_buf_put_u64(&b, (uint64_t) 4000 * 1000001);
 		state = (void *) 1;
-		CHECK_INT(load_blob(&pgml_algo_linear_svm, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(&pgml_algo_linear_svm, BLOB_WHAT, b.data, b.len, &state, &err), PGML_ERR_CORRUPT);
 		CHECK(state == NULL);
 		pgml_buf_free(&b);
 
@@ -784,7 +564,7 @@ TEST(svm_pool_gives_same_models)
 		{"linear_svm", "{\"dual\": false}"},
 		{"linear_svm", "{}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
 
@@ -792,16 +572,16 @@ TEST(svm_pool_gives_same_models)
 	REQUIRE(pgml_pool_new(4, &pool, &err) == PGML_OK);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(algos, cases[i].algo);
 		void	   *serial = NULL;
 		void	   *parallel = NULL;
 		void	   *again = NULL;
 
-		REQUIRE(fit_text(doc, cases[i].algo, PGML_TASK_CLASSIFICATION, "multi", cases[i].hp, NULL, &serial,
+		REQUIRE(fit_text(doc, cases[i].algo, PGML_TASK_CLASSIFICATION, "multi", cases[i].hp, 42, NULL, &serial,
 						 &err) == PGML_OK);
-		REQUIRE(fit_text(doc, cases[i].algo, PGML_TASK_CLASSIFICATION, "multi", cases[i].hp, pool, &parallel,
+		REQUIRE(fit_text(doc, cases[i].algo, PGML_TASK_CLASSIFICATION, "multi", cases[i].hp, 42, pool, &parallel,
 						 &err) == PGML_OK);
-		REQUIRE(fit_text(doc, cases[i].algo, PGML_TASK_CLASSIFICATION, "multi", cases[i].hp, pool, &again,
+		REQUIRE(fit_text(doc, cases[i].algo, PGML_TASK_CLASSIFICATION, "multi", cases[i].hp, 42, pool, &again,
 						 &err) == PGML_OK);
 		if (!same_blobs(algo, serial, parallel) || !same_blobs(algo, parallel, again))
 			test_fail(__FILE__, __LINE__, "%s %s: the pool changed the model", cases[i].algo, cases[i].hp);
@@ -829,7 +609,7 @@ random_rows(size_t n, size_t p, uint64_t seed)
 
 TEST(svm_vote_ties)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	void	   *voted = NULL;
 	void	   *broken = NULL;
 	size_t		n = 3000;
@@ -840,8 +620,8 @@ TEST(svm_vote_ties)
 	int			ties = 0;
 
 	REQUIRE(doc != NULL);
-	REQUIRE(fit_text(doc, "svm", PGML_TASK_CLASSIFICATION, "multi", "{\"C\": 0.3}", NULL, &voted, &err) == PGML_OK);
-	REQUIRE(fit_text(doc, "svm", PGML_TASK_CLASSIFICATION, "multi", "{\"C\": 0.3, \"break_ties\": true}", NULL,
+	REQUIRE(fit_text(doc, "svm", PGML_TASK_CLASSIFICATION, "multi", "{\"C\": 0.3}", 42, NULL, &voted, &err) == PGML_OK);
+	REQUIRE(fit_text(doc, "svm", PGML_TASK_CLASSIFICATION, "multi", "{\"C\": 0.3, \"break_ties\": true}", 42, NULL,
 					 &broken, &err) == PGML_OK);
 	REQUIRE(pgml_algo_svm.predict(voted, x, n, 3, a, &err) == PGML_OK);
 	REQUIRE(pgml_algo_svm.predict(broken, x, n, 3, b, &err) == PGML_OK);
@@ -912,7 +692,7 @@ TEST(svm_cancel)
 		{"linear_svm", PGML_TASK_CLASSIFICATION, "multi", "{\"dual\": false}", 1},
 		{"linear_svm", PGML_TASK_REGRESSION, "reg", "{}", 0},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
 
@@ -928,7 +708,7 @@ TEST(svm_cancel)
 			stop_calls = 0;
 			stop_after = cases[i].after;
 			pgml_set_should_stop(stop_hook, NULL);
-			rc = fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, with_pool ? pool : NULL,
+			rc = fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 42, with_pool ? pool : NULL,
 						  &state, &err);
 			pgml_set_should_stop(NULL, NULL);
 			if (rc != PGML_ERR_CANCELLED)
@@ -944,7 +724,7 @@ TEST(svm_cancel)
 		float	   *x = random_rows(n, 3, 7);
 		float	   *out = malloc(n * 4 * sizeof(float));
 
-		REQUIRE(fit_text(doc, "svm", PGML_TASK_CLASSIFICATION, "multi", "{}", NULL, &state, &err) == PGML_OK);
+		REQUIRE(fit_text(doc, "svm", PGML_TASK_CLASSIFICATION, "multi", "{}", 42, NULL, &state, &err) == PGML_OK);
 		stop_calls = 0;
 		stop_after = 0;
 		pgml_set_should_stop(stop_hook, NULL);
@@ -961,7 +741,7 @@ TEST(svm_cancel)
 
 TEST(svm_through_models)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	fixture_data fd;
 	float	   *labels;
 	float	   *pred;

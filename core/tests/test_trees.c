@@ -35,140 +35,19 @@
 #include "pgml/json.h"
 #include "pgml/learn.h"
 #include "../src/learn/algorithms.h"
+#include "fixture.h"
 #include "../src/learn/trees.h"
 
 #define FIXTURE "tests/fixtures/trees.json"
+#define BLOB_WHAT "tree model"	/* how load errors name a saved model */
 #define SCORE_TOL 0.03
 #define PRED_R2 0.999
 #define FLOOR_MARGIN 0.005
 #define N_SEEDS 3
 
-typedef struct matrix
-{
-	float	   *v;
-	size_t		rows;
-	size_t		cols;
-} matrix;
-
-static const pgml_algorithm *
-algo_by_name(const char *name)
-{
-	const pgml_algorithm *all[] = {
-		&pgml_algo_random_forest, &pgml_algo_extra_trees, &pgml_algo_gradient_boosting_trees
-	};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strcmp(all[i]->name, name) == 0)
-			return all[i];
-	return NULL;
-}
-
-/* A JSON array of rows (or of numbers: one column) as floats; false when malformed. */
-static int
-matrix_from_json(const json_t *a, matrix *m)
-{
-	size_t		rows = json_array_size(a);
-	size_t		cols;
-
-	m->v = NULL;
-	if (!json_is_array(a) || rows == 0)
-		return 0;
-	cols = json_is_array(json_array_get(a, 0)) ? json_array_size(json_array_get(a, 0)) : 1;
-	m->v = malloc(rows * cols * sizeof(float));
-	m->rows = rows;
-	m->cols = cols;
-	for (size_t i = 0; i < rows; i++)
-	{
-		const json_t *r = json_array_get(a, i);
-
-		if (json_is_array(r))
-		{
-			if (json_array_size(r) != cols)
-				return 0;
-			for (size_t j = 0; j < cols; j++)
-				m->v[i * cols + j] = (float) json_number_value(json_array_get(r, j));
-		}
-		else
-			m->v[i] = (float) json_number_value(r);
-	}
-	return 1;
-}
-
-static json_t *
-load_fixture(void)
-{
-	json_t	   *doc = NULL;
-	pgml_err	err;
-
-	if (pgml_json_load_file(FIXTURE, 1 << 20, &doc, &err) != PGML_OK)
-	{
-		test_fail(__FILE__, __LINE__, "cannot load %s: %s", FIXTURE, err.msg);
-		return NULL;
-	}
-	return doc;
-}
-
-typedef struct fixture_data
-{
-	matrix		x;
-	matrix		y;
-	matrix		xt;
-	matrix		yt;
-	int			n_classes;
-} fixture_data;
-
-static int
-fixture_dataset(const json_t *doc, const char *name, fixture_data *fd)
-{
-	const json_t *ds = json_object_get(json_object_get(doc, "datasets"), name);
-
-	memset(fd, 0, sizeof(*fd));
-	if (ds == NULL)
-		return 0;
-	fd->n_classes = (int) json_integer_value(json_object_get(ds, "n_classes"));
-	return matrix_from_json(json_object_get(ds, "x"), &fd->x) &&
-		matrix_from_json(json_object_get(ds, "y"), &fd->y) &&
-		matrix_from_json(json_object_get(ds, "x_test"), &fd->xt) &&
-		matrix_from_json(json_object_get(ds, "y_test"), &fd->yt);
-}
-
-static void
-fixture_data_free(fixture_data *fd)
-{
-	free(fd->x.v);
-	free(fd->y.v);
-	free(fd->xt.v);
-	free(fd->yt.v);
-}
-
-static pgml_status
-fit_seed(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, const json_t *hp, uint64_t seed,
-		 pgml_pool *pool, void **state, pgml_err *err)
-{
-	pgml_data	data = {fd->x.v, fd->y.v, fd->x.rows, fd->x.cols, task == PGML_TASK_REGRESSION ? fd->y.cols : 1};
-	pgml_fit_args args = {task, hp, task == PGML_TASK_CLASSIFICATION ? fd->n_classes : 0, seed, pool};
-
-	return algo->fit(&args, &data, state, err);
-}
-
-static int
-save_state(const pgml_algorithm *algo, const void *state, pgml_buf *buf)
-{
-	pgml_err	err;
-
-	pgml_buf_init(buf);
-	algo->save(state, buf);
-	return pgml_buf_status(buf, &err) == PGML_OK;
-}
-
-static pgml_status
-load_blob(const pgml_algorithm *algo, const void *data, size_t len, void **state, pgml_err *err)
-{
-	pgml_reader r;
-
-	pgml_reader_init(&r, data, len, "tree model", err);
-	return algo->load(&r, state, err);
-}
+static const pgml_algorithm *const file_algos[] = {
+	&pgml_algo_random_forest, &pgml_algo_extra_trees, &pgml_algo_gradient_boosting_trees, NULL
+};
 
 /* Test-set accuracy (argmax of the scores) or R² averaged over targets. */
 static double
@@ -216,64 +95,9 @@ test_score(pgml_task task, const float *pred, size_t n_out, const matrix *yt)
 	}
 }
 
-/* R² of a (ours) against b (the reference), over n values. */
-static double
-r2_against(const float *a, const float *b, size_t n)
-{
-	double		mean = 0;
-	double		res = 0;
-	double		tot = 0;
-
-	for (size_t i = 0; i < n; i++)
-		mean += b[i];
-	mean /= (double) n;
-	for (size_t i = 0; i < n; i++)
-	{
-		res += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
-		tot += ((double) b[i] - mean) * ((double) b[i] - mean);
-	}
-	return 1.0 - res / tot;
-}
-
-/* Save → load gives the same predictions and parameters. */
-static void
-check_round_trip(const pgml_algorithm *algo, const void *state, const matrix *xt, const float *pred, size_t n_out,
-				 const char *what)
-{
-	pgml_buf	buf;
-	void	   *loaded = NULL;
-	pgml_err	err;
-	float	   *pred2 = calloc(xt->rows * n_out, sizeof(float));
-	json_t	   *p1;
-	json_t	   *p2;
-
-	if (!save_state(algo, state, &buf))
-	{
-		test_fail(__FILE__, __LINE__, "%s: save failed", what);
-		free(pred2);
-		return;
-	}
-	if (load_blob(algo, buf.data, buf.len, &loaded, &err) != PGML_OK)
-		test_fail(__FILE__, __LINE__, "%s: load failed: %s (%s)", what, err.msg, err.detail);
-	else
-	{
-		CHECK_INT(algo->predict(loaded, xt->v, xt->rows, xt->cols, pred2, &err), PGML_OK);
-		if (memcmp(pred, pred2, xt->rows * n_out * sizeof(float)) != 0)
-			test_fail(__FILE__, __LINE__, "%s: predictions differ after save and load", what);
-		p1 = algo->params(state);
-		p2 = algo->params(loaded);
-		CHECK(p1 != NULL && p2 != NULL && json_equal(p1, p2));
-		json_decref(p1);
-		json_decref(p2);
-	}
-	algo->free(loaded);
-	pgml_buf_free(&buf);
-	free(pred2);
-}
-
 TEST(trees_match_sklearn)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	const json_t *cases;
 	size_t		ci;
 	const json_t *c;
@@ -291,7 +115,7 @@ TEST(trees_match_sklearn)
 		const char *kind = json_string_value(json_object_get(c, "kind"));
 		const json_t *hp = json_object_get(c, "params");
 		double		sk_score = json_number_value(json_object_get(c, "score"));
-		const pgml_algorithm *algo = algo_by_name(name);
+		const pgml_algorithm *algo = algo_in(file_algos, name);
 		pgml_task	task = strcmp(task_name, "regression") == 0 ? PGML_TASK_REGRESSION : PGML_TASK_CLASSIFICATION;
 		bool		exact = strcmp(kind, "pred") == 0;
 		char	   *hp_text = pgml_json_dumps(hp);
@@ -309,7 +133,7 @@ TEST(trees_match_sklearn)
 			size_t		n_out;
 			float	   *pred;
 
-			if (fit_seed(algo, task, &fd, hp, 1000 + (uint64_t) s, NULL, &state, &err) != PGML_OK)
+			if (fit_on(algo, task, &fd, hp, 1000 + (uint64_t) s, NULL, &state, &err) != PGML_OK)
 			{
 				test_fail(__FILE__, __LINE__, "case %zu (%s %s on %s, %s): fit failed: %s (%s)", ci, name, task_name,
 						  data_name, hp_text, err.msg, err.detail);
@@ -330,7 +154,7 @@ TEST(trees_match_sklearn)
 				free(expect.v);
 			}
 			if (s == 0)
-				check_round_trip(algo, state, &fd.xt, pred, n_out, hp_text);
+				check_save_load(algo, BLOB_WHAT, state, &fd.xt, pred, n_out, hp_text);
 			free(pred);
 			algo->free(state);
 		}
@@ -363,27 +187,6 @@ TEST(trees_match_sklearn)
 	}
 	CHECK(n_score >= 25 && n_pred >= 12);
 	json_decref(doc);
-}
-
-/* Fits algorithm `name` on fixture dataset `data` with hyperparameters given as JSON text. */
-static pgml_status
-fit_text(const json_t *doc, const char *name, pgml_task task, const char *data, const char *hp_text, uint64_t seed,
-		 pgml_pool *pool, void **state, pgml_err *err)
-{
-	fixture_data fd;
-	json_t	   *hp = NULL;
-	pgml_status rc;
-
-	*state = NULL;
-	if (!fixture_dataset(doc, data, &fd) || pgml_json_parse(hp_text, strlen(hp_text), "test", &hp, err) != PGML_OK)
-	{
-		fixture_data_free(&fd);
-		return PGML_ERR_INTERNAL;
-	}
-	rc = fit_seed(algo_by_name(name), task, &fd, hp, seed, pool, state, err);
-	json_decref(hp);
-	fixture_data_free(&fd);
-	return rc;
 }
 
 TEST(trees_bad_hyperparameters)
@@ -453,7 +256,7 @@ TEST(trees_bad_hyperparameters)
 		{"gradient_boosting_trees", PGML_TASK_CLASSIFICATION, "{\"n_iter_no_change\": 2, \"validation_fraction\": 0.001}",
 		PGML_ERR_INVALID_ARGUMENT, "validation_fraction"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -469,7 +272,7 @@ TEST(trees_bad_hyperparameters)
 			test_fail(__FILE__, __LINE__, "%s %s: got %s \"%s\", expected %s mentioning %s", cases[i].algo,
 					  cases[i].hp, pgml_status_name(rc), err.msg, pgml_status_name(cases[i].expect), cases[i].in_msg);
 		CHECK(state == NULL);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(file_algos, cases[i].algo)->free(state);
 	}
 	/* exponential loss on three classes */
 	{
@@ -514,7 +317,7 @@ TEST(trees_accept_sklearn_params)
 		{"gradient_boosting_trees", PGML_TASK_REGRESSION, "{\"loss\": \"quantile\", \"alpha\": 0.1, \"n_estimators\": 3, "
 		"\"init\": \"zero\", \"max_features\": \"auto\"}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -526,55 +329,37 @@ TEST(trees_accept_sklearn_params)
 		pgml_err_clear(&err);
 		if (fit_text(doc, cases[i].algo, cases[i].task, data, cases[i].hp, 1, NULL, &state, &err) != PGML_OK)
 			test_fail(__FILE__, __LINE__, "%s %s: %s (%s)", cases[i].algo, cases[i].hp, err.msg, err.detail);
-		algo_by_name(cases[i].algo)->free(state);
+		algo_in(file_algos, cases[i].algo)->free(state);
 	}
 	json_decref(doc);
 }
 
-/* The effective hyperparameters of a fit, as compact JSON text (freed by the caller). */
-static char *
-params_text(const json_t *doc, const char *name, pgml_task task, const char *hp)
-{
-	void	   *state = NULL;
-	pgml_err	err;
-	json_t	   *p;
-	char	   *text;
-
-	if (fit_text(doc, name, task, task == PGML_TASK_CLASSIFICATION ? "bin" : "reg", hp, 1, NULL, &state, &err) != PGML_OK)
-		return NULL;
-	p = algo_by_name(name)->params(state);
-	text = pgml_json_dumps(p);
-	json_decref(p);
-	algo_by_name(name)->free(state);
-	return text;
-}
-
 TEST(trees_effective_params)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	char	   *t;
 
 	REQUIRE(doc != NULL);
-	t = params_text(doc, "random_forest", PGML_TASK_CLASSIFICATION, "{\"n_estimators\": 3}");
+	t = params_text(doc, "random_forest", PGML_TASK_CLASSIFICATION, "bin", "{\"n_estimators\": 3}", 1);
 	CHECK_STR(t, "{\"n_estimators\":3,\"criterion\":\"gini\",\"max_depth\":null,\"min_samples_split\":2,"
 			  "\"min_samples_leaf\":1,\"min_weight_fraction_leaf\":0.0,\"max_features\":\"sqrt\",\"max_leaf_nodes\":null,"
 			  "\"min_impurity_decrease\":0.0,\"bootstrap\":true,\"oob_score\":false,\"n_jobs\":null,\"random_state\":null,"
 			  "\"verbose\":0,\"warm_start\":false,\"class_weight\":null,\"ccp_alpha\":0.0,\"max_samples\":null}");
 	pgml_free(t);
-	t = params_text(doc, "extra_trees", PGML_TASK_REGRESSION, "{\"n_estimators\": 2, \"max_features\": null}");
+	t = params_text(doc, "extra_trees", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2, \"max_features\": null}", 1);
 	CHECK_STR(t, "{\"n_estimators\":2,\"criterion\":\"squared_error\",\"max_depth\":null,\"min_samples_split\":2,"
 			  "\"min_samples_leaf\":1,\"min_weight_fraction_leaf\":0.0,\"max_features\":null,\"max_leaf_nodes\":null,"
 			  "\"min_impurity_decrease\":0.0,\"bootstrap\":false,\"oob_score\":false,\"n_jobs\":null,\"random_state\":null,"
 			  "\"verbose\":0,\"warm_start\":false,\"ccp_alpha\":0.0,\"max_samples\":null}");
 	pgml_free(t);
-	t = params_text(doc, "gradient_boosting_trees", PGML_TASK_REGRESSION, "{\"n_estimators\": 2}");
+	t = params_text(doc, "gradient_boosting_trees", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2}", 1);
 	CHECK_STR(t, "{\"loss\":\"squared_error\",\"learning_rate\":0.10000000000000001,\"n_estimators\":2,\"subsample\":1.0,"
 			  "\"criterion\":\"friedman_mse\",\"min_samples_split\":2,\"min_samples_leaf\":1,\"min_weight_fraction_leaf\":0.0,"
 			  "\"max_depth\":3,\"min_impurity_decrease\":0.0,\"init\":null,\"random_state\":null,\"max_features\":null,"
 			  "\"alpha\":0.90000000000000002,\"verbose\":0,\"max_leaf_nodes\":null,\"warm_start\":false,\"validation_fraction\":0.10000000000000001,"
 			  "\"n_iter_no_change\":null,\"tol\":0.0001,\"ccp_alpha\":0.0}");
 	pgml_free(t);
-	t = params_text(doc, "gradient_boosting_trees", PGML_TASK_CLASSIFICATION, "{\"n_estimators\": 2, \"max_depth\": null}");
+	t = params_text(doc, "gradient_boosting_trees", PGML_TASK_CLASSIFICATION, "bin", "{\"n_estimators\": 2, \"max_depth\": null}", 1);
 	CHECK_STR(t, "{\"loss\":\"log_loss\",\"learning_rate\":0.10000000000000001,\"n_estimators\":2,\"subsample\":1.0,"
 			  "\"criterion\":\"friedman_mse\",\"min_samples_split\":2,\"min_samples_leaf\":1,\"min_weight_fraction_leaf\":0.0,"
 			  "\"max_depth\":null,\"min_impurity_decrease\":0.0,\"init\":null,\"random_state\":null,\"max_features\":null,"
@@ -582,8 +367,8 @@ TEST(trees_effective_params)
 			  "\"n_iter_no_change\":null,\"tol\":0.0001,\"ccp_alpha\":0.0}");
 	pgml_free(t);
 	/* given values are kept as given (jansson writes doubles with 17 significant digits) */
-	t = params_text(doc, "random_forest", PGML_TASK_REGRESSION, "{\"n_estimators\": 2, \"max_features\": 0.5, "
-					"\"max_depth\": 4, \"random_state\": 9}");
+	t = params_text(doc, "random_forest", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2, \"max_features\": 0.5, "
+					"\"max_depth\": 4, \"random_state\": 9}", 1);
 	CHECK(t != NULL && strstr(t, "\"max_features\":0.5,") && strstr(t, "\"max_depth\":4,") &&
 		  strstr(t, "\"random_state\":9,"));
 	pgml_free(t);
@@ -661,67 +446,6 @@ TEST(trees_bad_data)
 	json_decref(hp);
 }
 
-/*
- * Every truncation is corrupt; byte flips either load a model that predicts (rows of the width it says, the
- * u64 at offset 7 of the blob, up to 64) or are corrupt.
- */
-static void
-check_hostile(const pgml_algorithm *algo, const pgml_buf *buf)
-{
-	uint8_t    *copy = malloc(buf->len);
-	float		row[64] = {0};
-	float		out[64];
-	pgml_err	err;
-	void	   *state;
-
-	for (size_t len = 0; len < buf->len; len++)
-	{
-		state = (void *) 1;
-		pgml_err_clear(&err);
-		if (load_blob(algo, buf->data, len, &state, &err) != PGML_ERR_CORRUPT || state != NULL ||
-			err.code != PGML_ERR_CORRUPT)
-		{
-			test_fail(__FILE__, __LINE__, "%s: truncation to %zu of %zu bytes loaded", algo->name, len, buf->len);
-			algo->free(state);
-			break;
-		}
-	}
-	for (size_t i = 0; i < buf->len; i++)
-	{
-		for (int flip = 0; flip < 3; flip++)
-		{
-			static const uint8_t masks[] = {0x01, 0x80, 0xff};
-			pgml_status rc;
-
-			memcpy(copy, buf->data, buf->len);
-			copy[i] ^= masks[flip];
-			state = NULL;
-			rc = load_blob(algo, copy, buf->len, &state, &err);
-			if (rc == PGML_OK)
-			{
-				size_t		n_out = algo->n_outputs(state);
-				uint64_t	n_features = 0;
-
-				for (int k = 7; k >= 0; k--)
-					n_features = n_features << 8 | copy[7 + k];
-				CHECK(n_out >= 1 && n_out <= 64);
-				if (n_out <= 64 && n_features <= 64)
-				{
-					for (int k = 0; k < 3; k++)
-					{
-						row[0] = (float) (k - 1) * 1e30f;
-						CHECK_INT(algo->predict(state, row, 1, n_features, out, &err), PGML_OK);
-					}
-				}
-				algo->free(state);
-			}
-			else if (rc != PGML_ERR_CORRUPT || state != NULL)
-				test_fail(__FILE__, __LINE__, "%s: flipping byte %zu gave %s", algo->name, i, pgml_status_name(rc));
-		}
-	}
-	free(copy);
-}
-
 /* A hand-made random_forest blob: header for one regression tree of n_nodes given nodes, one value per leaf. */
 static void
 crafted_blob(pgml_buf *b, uint64_t n_trees, uint32_t n_nodes, uint32_t n_leaves, const uint32_t *nodes)
@@ -758,6 +482,7 @@ crafted_blob(pgml_buf *b, uint64_t n_trees, uint32_t n_nodes, uint32_t n_leaves,
 
 TEST(trees_corrupt_blobs)
 {
+	static const uint8_t flip_masks[] = {0x01, 0x80, 0xff};
 	static const struct
 	{
 		const char *algo;
@@ -772,12 +497,12 @@ TEST(trees_corrupt_blobs)
 		{"gradient_boosting_trees", PGML_TASK_CLASSIFICATION, "bin", "{\"n_estimators\": 2, \"max_depth\": 2}"},
 		{"gradient_boosting_trees", PGML_TASK_REGRESSION, "reg", "{\"n_estimators\": 2, \"max_depth\": 2}"},
 	};
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 
 	REQUIRE(doc != NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, cases[i].algo);
 		const pgml_algorithm *other = algo == &pgml_algo_random_forest ? &pgml_algo_extra_trees : &pgml_algo_random_forest;
 		void	   *state;
 		void	   *loaded = (void *) 1;
@@ -786,10 +511,10 @@ TEST(trees_corrupt_blobs)
 
 		REQUIRE(fit_text(doc, cases[i].algo, cases[i].task, cases[i].data, cases[i].hp, 1, NULL, &state, &err) == PGML_OK);
 		REQUIRE(save_state(algo, state, &buf));
-		check_hostile(algo, &buf);
+		check_corrupt_blobs(algo, BLOB_WHAT, &buf, flip_masks, 3, check_predicts_extremes, NULL);
 		algo->free(state);
 		/* another algorithm's blob */
-		CHECK_INT(load_blob(other, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
+		CHECK_INT(load_blob(other, BLOB_WHAT, buf.data, buf.len, &loaded, &err), PGML_ERR_CORRUPT);
 		CHECK(loaded == NULL);
 		pgml_buf_free(&buf);
 	}
@@ -832,7 +557,7 @@ TEST(trees_corrupt_blobs)
 			pgml_status rc;
 
 			crafted_blob(&b, crafted[i].n_trees, crafted[i].n_nodes, crafted[i].n_leaves, crafted[i].nodes);
-			rc = load_blob(&pgml_algo_random_forest, b.data, b.len, &state, &err);
+			rc = load_blob(&pgml_algo_random_forest, BLOB_WHAT, b.data, b.len, &state, &err);
 			if (rc != crafted[i].expect)
 				test_fail(__FILE__, __LINE__, "crafted blob %zu: %s, expected %s", i, pgml_status_name(rc),
 						  pgml_status_name(crafted[i].expect));
@@ -908,7 +633,7 @@ fit_blob(const pgml_algorithm *algo, pgml_task task, const fixture_data *fd, con
 	pgml_err	err;
 
 	pgml_buf_init(buf);
-	if (fit_seed(algo, task, fd, hp, seed, pool, &state, &err) != PGML_OK)
+	if (fit_on(algo, task, fd, hp, seed, pool, &state, &err) != PGML_OK)
 		test_fail(__FILE__, __LINE__, "%s %s: %s", algo->name, hp_text, err.msg);
 	else
 		algo->save(state, buf);
@@ -952,7 +677,7 @@ TEST(trees_pool_gives_identical_models)
 	REQUIRE(pgml_pool_new(3, &pool, &err) == PGML_OK);
 	for (size_t i = 0; i < sizeof(determinism_cases) / sizeof(determinism_cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(determinism_cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, determinism_cases[i].algo);
 		const fixture_data *fd = determinism_cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg;
 		pgml_buf	serial;
 		pgml_buf	threaded;
@@ -978,7 +703,7 @@ TEST(trees_sort_modes_agree)
 	make_problem(1200, 12, false, &reg);
 	for (size_t i = 0; i < sizeof(determinism_cases) / sizeof(determinism_cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(determinism_cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, determinism_cases[i].algo);
 		const fixture_data *fd = determinism_cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg;
 		pgml_buf	presorted;
 		pgml_buf	per_node;
@@ -996,7 +721,7 @@ TEST(trees_sort_modes_agree)
 	}
 	/* multi-output regression */
 	{
-		json_t	   *doc = load_fixture();
+		json_t	   *doc = load_fixture(FIXTURE);
 		fixture_data fd;
 		pgml_buf	a;
 		pgml_buf	b;
@@ -1086,7 +811,7 @@ TEST(trees_cancel)
 	REQUIRE(pgml_pool_new(3, &pool, &err) == PGML_OK);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 	{
-		const pgml_algorithm *algo = algo_by_name(cases[i].algo);
+		const pgml_algorithm *algo = algo_in(file_algos, cases[i].algo);
 		json_t	   *hp = json_loads(cases[i].hp, 0, NULL);
 		void	   *state = NULL;
 		pgml_status rc;
@@ -1094,7 +819,7 @@ TEST(trees_cancel)
 		stop_calls = 0;
 		stop_after = cases[i].after;
 		pgml_set_should_stop(stop_hook, NULL);
-		rc = fit_seed(algo, cases[i].task, cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg, hp, 1,
+		rc = fit_on(algo, cases[i].task, cases[i].task == PGML_TASK_CLASSIFICATION ? &cls : &reg, hp, 1,
 					  cases[i].pool ? pool : NULL, &state, &err);
 		pgml_set_should_stop(NULL, NULL);
 		if (rc != PGML_ERR_CANCELLED || err.code != PGML_ERR_CANCELLED)
@@ -1123,7 +848,7 @@ TEST(trees_shapes)
 	make_problem(600, 8, false, &fd);
 	/* best first: exactly max_leaf_nodes leaves when the data allow */
 	hp = json_loads("{\"n_estimators\": 4, \"max_leaf_nodes\": 7}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 4);
 	for (size_t i = 0; i < 4; i++)
 		CHECK_INT(trees_leaves(state, i), 7);
@@ -1131,27 +856,27 @@ TEST(trees_shapes)
 	json_decref(hp);
 	/* depth */
 	hp = json_loads("{\"n_estimators\": 3, \"max_depth\": 3}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_extra_trees, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_extra_trees, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	for (size_t i = 0; i < 3; i++)
 		CHECK(trees_depth(state, i) == 3 && trees_leaves(state, i) == 8);
 	pgml_algo_extra_trees.free(state);
 	json_decref(hp);
 	/* min_samples_leaf bounds the leaves */
 	hp = json_loads("{\"n_estimators\": 3, \"min_samples_leaf\": 50, \"bootstrap\": false}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	for (size_t i = 0; i < 3; i++)
 		CHECK(trees_leaves(state, i) >= 5 && trees_leaves(state, i) <= 12);
 	pgml_algo_random_forest.free(state);
 	json_decref(hp);
 	/* pruning removes leaves */
 	hp = json_loads("{\"n_estimators\": 3}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	for (size_t i = 0; i < 3; i++)
 		leaves_full += trees_leaves(state, i);
 	pgml_algo_random_forest.free(state);
 	json_decref(hp);
 	hp = json_loads("{\"n_estimators\": 3, \"ccp_alpha\": 0.001}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_random_forest, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	for (size_t i = 0; i < 3; i++)
 		leaves_pruned += trees_leaves(state, i);
 	CHECK(leaves_pruned > 3 && leaves_pruned * 3 < leaves_full);
@@ -1159,7 +884,7 @@ TEST(trees_shapes)
 	json_decref(hp);
 	/* boosting: depth 3 by default, early stopping stops early */
 	hp = json_loads("{\"n_estimators\": 500, \"learning_rate\": 0.5, \"n_iter_no_change\": 3}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_gradient_boosting_trees, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_gradient_boosting_trees, PGML_TASK_REGRESSION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK(trees_count(state) >= 4 && trees_count(state) < 500);
 	CHECK(trees_depth(state, 0) == 3 && trees_leaves(state, 0) == 8);
 	pgml_algo_gradient_boosting_trees.free(state);
@@ -1168,7 +893,7 @@ TEST(trees_shapes)
 	/* boosting on three classes: a tree per class per stage */
 	make_problem(600, 8, true, &fd);
 	hp = json_loads("{\"n_estimators\": 6, \"max_depth\": 2}", 0, NULL);
-	REQUIRE(fit_seed(&pgml_algo_gradient_boosting_trees, PGML_TASK_CLASSIFICATION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
+	REQUIRE(fit_on(&pgml_algo_gradient_boosting_trees, PGML_TASK_CLASSIFICATION, &fd, hp, 1, NULL, &state, &err) == PGML_OK);
 	CHECK_INT(trees_count(state), 18);
 	CHECK_INT(pgml_algo_gradient_boosting_trees.n_outputs(state), 3);
 	pgml_algo_gradient_boosting_trees.free(state);
@@ -1189,7 +914,7 @@ log_hook(pgml_log_level level, const char *msg, void *state)
 
 TEST(trees_through_models)
 {
-	json_t	   *doc = load_fixture();
+	json_t	   *doc = load_fixture(FIXTURE);
 	fixture_data fd;
 	pgml_model *model = NULL;
 	pgml_model *loaded = NULL;

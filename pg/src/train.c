@@ -366,9 +366,16 @@ train_common(FunctionCallInfo fcinfo, char **labels, int n_labels)
 		hp = best;
 		update_search(model_id, search, search_params, search_args, hp);
 	}
+	{
+		char		activity[128];
+
+		snprintf(activity, sizeof(activity), "training %s on %zu rows", algorithm, (size_t) snap->n_train);
+		pgml_progress_begin(activity);
+	}
 	t0 = now_seconds();
 	rc = pgml_model_fit(algorithm, core_task, hp, &train, 0, pgml_pg_pool(), &model, &err);
 	fit_time = now_seconds() - t0;
+	pgml_progress_end();
 	if (rc != PGML_OK)
 		pgml_pg_raise(rc, &err);
 	pgml_pg_own(model, ml_model_release);

@@ -8,6 +8,7 @@
  */
 #include "pgml_pg.h"
 
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 
@@ -202,7 +203,9 @@ pgml_vector_parse(const char *str, const char *type, int *dim)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type %s: \"%s\"", type, str),
-				 errdetail(*p == '\0' ? "Unexpected end of input." : "Unexpected character \"%c\".", *p)));
+				 *p == '\0' ? errdetail("Unexpected end of input.") :
+				 (unsigned char) *p >= 0x80 || !isprint((unsigned char) *p) ? errdetail("Unexpected character.") :
+				 errdetail("Unexpected character \"%c\".", *p)));
 	}
 	while (is_space(*p))
 		p++;

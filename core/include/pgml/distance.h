@@ -12,6 +12,7 @@
 #ifndef PGML_DISTANCE_H
 #define PGML_DISTANCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +39,30 @@ void		pgml_f32_to_f16_n(const float *src, uint16_t *dst, size_t n);
 
 /* Name of the implementation in use: "avx512", "avx2" or "c". */
 const char *pgml_distance_impl(void);
+
+/*
+ * One implementation's kernels, for tests and benchmarks that compare them (callers normally use the
+ * functions above, which dispatch to the best set for this CPU).
+ */
+typedef struct pgml_distance_kernels
+{
+	const char *name;			/* "c", "avx2", "avx512" */
+	float		(*l2sq_f32) (const float *a, const float *b, size_t n);
+	float		(*dot_f32) (const float *a, const float *b, size_t n);
+	float		(*l1_f32) (const float *a, const float *b, size_t n);
+	float		(*norm2_f32) (const float *a, size_t n);
+	void		(*cosine_parts_f32) (const float *a, const float *b, size_t n, float *dot, float *aa, float *bb);
+	float		(*l2sq_f16) (const uint16_t *a, const uint16_t *b, size_t n);
+	float		(*dot_f16) (const uint16_t *a, const uint16_t *b, size_t n);
+	float		(*l1_f16) (const uint16_t *a, const uint16_t *b, size_t n);
+	float		(*norm2_f16) (const uint16_t *a, size_t n);
+	void		(*cosine_parts_f16) (const uint16_t *a, const uint16_t *b, size_t n, float *dot, float *aa,
+									 float *bb);
+	void		(*f16_to_f32_n) (const uint16_t *src, float *dst, size_t n);
+	void		(*f32_to_f16_n) (const float *src, uint16_t *dst, size_t n);
+} pgml_distance_kernels;
+
+/* The kernel set named "c", "avx2" or "avx512", or NULL when this CPU or build lacks it. */
+const pgml_distance_kernels *pgml_distance_kernels_get(const char *name);
 
 #endif							/* PGML_DISTANCE_H */

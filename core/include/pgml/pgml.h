@@ -152,6 +152,18 @@ void		pgml_set_should_stop(pgml_should_stop_fn fn, void *state);	/* NULL: never 
 void		pgml_log(pgml_log_level level, const char *fmt,...) PGML_PRINTF(2, 3);
 bool		pgml_should_stop(void);
 
+/*
+ * Progress of long work (a fit, a search), on the calling thread: between begin and end, every poll of
+ * pgml_should_stop() on this thread may log a NOTICE ("<activity>: <unit> <done> of <total>, N s elapsed")
+ * at most every 5 seconds. Loops that know their position report it with pgml_progress_step. end
+ * returns the seconds since begin.
+ */
+void		pgml_progress_begin(const char *activity);
+void		pgml_progress_step(size_t done, size_t total, const char *unit);
+void		pgml_progress_tick(void);
+double		pgml_progress_end(void);
+void		pgml_progress_set_interval(double seconds);	/* default 5; tests use 0 */
+
 /* Returns PGML_ERR_CANCELLED (recorded in err) if the stop hook says so, else PGML_OK. */
 pgml_status pgml_check_stop(pgml_err *err);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void *
 default_alloc(size_t size, void *state)
@@ -164,9 +165,95 @@ pgml_log(pgml_log_level level, const char *fmt,...)
 	log_hook(level, buf, log_state);
 }
 
+/*
+ * Progress of long work on the thread that began it. pgml_should_stop() is polled by every long loop, so
+ * it doubles as the progress clock: on the thread that called pgml_progress_begin, at most every
+ * progress_interval seconds (5 by default), it logs a NOTICE with the activity, the step counters if the loop sets
+ * them, and the elapsed time. Other threads have no progress state and log nothing.
+ */
+static double progress_interval = 5.0;
+
+typedef struct progress_state
+{
+	bool		active;
+	char		activity[128];
+	char		unit[32];
+	size_t		done;
+	size_t		total;
+	double		start;
+	double		last;
+} progress_state;
+
+static _Thread_local progress_state progress;
+
+static double
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+pgml_progress_set_interval(double seconds)
+{
+	progress_interval = seconds;
+}
+
+void
+pgml_progress_begin(const char *activity)
+{
+	snprintf(progress.activity, sizeof(progress.activity), "%s", activity);
+	progress.unit[0] = '\0';
+	progress.done = progress.total = 0;
+	progress.start = progress.last = monotonic_seconds();
+	progress.active = true;
+}
+
+void
+pgml_progress_step(size_t done, size_t total, const char *unit)
+{
+	if (!progress.active)
+		return;
+	progress.done = done;
+	progress.total = total;
+	snprintf(progress.unit, sizeof(progress.unit), "%s", unit ? unit : "");
+	pgml_progress_tick();
+}
+
+void
+pgml_progress_tick(void)
+{
+	double		now;
+
+	if (!progress.active)
+		return;
+	now = monotonic_seconds();
+	if (now - progress.last < progress_interval)
+		return;
+	progress.last = now;
+	if (progress.unit[0] != '\0' && progress.total > 0)
+		pgml_log(PGML_LOG_NOTICE, "%s: %s %zu of %zu, %.0f s elapsed", progress.activity, progress.unit,
+				 progress.done, progress.total, now - progress.start);
+	else
+		pgml_log(PGML_LOG_NOTICE, "%s: %.0f s elapsed", progress.activity, now - progress.start);
+}
+
+double
+pgml_progress_end(void)
+{
+	double		elapsed = progress.active ? monotonic_seconds() - progress.start : 0;
+
+	progress.active = false;
+	return elapsed;
+}
+
 bool
 pgml_should_stop(void)
 {
+	if (progress.active)
+		pgml_progress_tick();
 	return stop_hook != NULL && stop_hook(stop_state);
 }
 

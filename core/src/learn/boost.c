@@ -1655,6 +1655,7 @@ hb_fit_run(const hb_config *cfg, const pgml_fit_args *args, const pgml_data *tra
 		bool		any_split = false;
 		size_t		first = st->n_trees;
 
+		pgml_progress_step(it, cfg->max_iter, "iteration");
 		if ((rc = pgml_check_stop(err)) != PGML_OK)
 			goto done;
 		if (cfg->bagging_freq > 0 && cfg->bagging_fraction < 1.0 && it % cfg->bagging_freq == 0)

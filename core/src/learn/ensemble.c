@@ -195,6 +195,7 @@ ada_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml_er
 		double		sum = 0;
 		bool		stop = false;
 
+		pgml_progress_step((size_t) it, (size_t) n_est, "estimator");
 		if ((rc = pgml_check_stop(err)) != PGML_OK)
 			goto done;
 		for (size_t i = 0; i < n; i++)

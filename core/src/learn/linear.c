@@ -1797,8 +1797,12 @@ typedef struct logit_problem
 	double		icpt_value;		/* the constant feature the intercept multiplies */
 	bool		penalize_icpt;
 	double		lambda;			/* 1/C, or 0 without penalty */
-	double	   *z;				/* block × k scratch */
-	size_t		block;
+	size_t		block;			/* rows per block */
+	size_t		n_blocks;
+	pgml_pool  *pool;
+	double	   *z;				/* per worker: block × k scratch */
+	double	   *part;			/* per block: loss, then its k × q gradient */
+	const double *theta;		/* the point being evaluated */
 } logit_problem;
 
 /* log(1 + e^z) without overflow. */
@@ -1822,28 +1826,36 @@ sigmoid(double z)
 	}
 }
 
-/* Σ log-loss + λ/2 ||W||² and its gradient; theta is k rows of p (+ 1 intercept) values. */
-static pgml_status
-logit_objective(void *ctx, const double *theta, double *f, double *grad, pgml_err *err)
+/*
+ * One block of rows: its log-loss into part[0] and its gradient into part[1..]. Blocks run in parallel on
+ * the pool; each writes only its own part, and the caller sums the parts in block order, so the result
+ * does not depend on the number of threads.
+ */
+static void
+logit_blocks(void *ctx, size_t begin, size_t end, int worker)
 {
 	logit_problem *lp = ctx;
 	size_t		p = lp->p;
 	size_t		k = lp->k;
 	size_t		q = p + (lp->intercept ? 1 : 0);
-	double		loss = 0;
-	pgml_status rc;
+	const double *theta = lp->theta;
+	double	   *zs = lp->z + (size_t) worker * lp->block * k;
 
-	memset(grad, 0, k * q * sizeof(double));
-	for (size_t r0 = 0; r0 < lp->n; r0 += lp->block)
+	for (size_t blk = begin; blk < end; blk++)
 	{
+		size_t		r0 = blk * lp->block;
 		size_t		b = lp->n - r0 < lp->block ? lp->n - r0 : lp->block;
 		const double *xb = lp->x + r0 * p;
+		double	   *part = lp->part + blk * (1 + k * q);
+		double	   *grad = part + 1;
+		double		loss = 0;
 
+		memset(part, 0, (1 + k * q) * sizeof(double));
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) b, (int) k, (int) p, 1.0, xb, (int) p, theta,
-					(int) q, 0.0, lp->z, (int) k);
+					(int) q, 0.0, zs, (int) k);
 		for (size_t i = 0; i < b; i++)
 		{
-			double	   *z = lp->z + i * k;
+			double	   *z = zs + i * k;
 			int			y = (int) lp->y[r0 + i];
 
 			if (lp->intercept)
@@ -1851,10 +1863,13 @@ logit_objective(void *ctx, const double *theta, double *f, double *grad, pgml_er
 					z[c] += lp->icpt_value * theta[c * q + p];
 			if (k == 1)
 			{
+				/* softplus(z) and sigmoid(z) from one exp(-|z|), without overflow */
 				double		yi = y == lp->pos_class ? 1.0 : 0.0;
+				double		zi = z[0];
+				double		e = exp(-fabs(zi));
 
-				loss += softplus(z[0]) - yi * z[0];
-				z[0] = sigmoid(z[0]) - yi;
+				loss += (zi > 0 ? zi : 0) + log1p(e) - yi * zi;
+				z[0] = (zi >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - yi;
 			}
 			else
 			{
@@ -1879,10 +1894,34 @@ logit_objective(void *ctx, const double *theta, double *f, double *grad, pgml_er
 				for (size_t c = 0; c < k; c++)
 					grad[c * q + p] += lp->icpt_value * z[c];
 		}
-		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) k, (int) p, (int) b, 1.0, lp->z, (int) k, xb,
+		cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int) k, (int) p, (int) b, 1.0, zs, (int) k, xb,
 					(int) p, 1.0, grad, (int) q);
-		if ((rc = pgml_check_stop(err)) != PGML_OK)
-			return rc;
+		part[0] = loss;
+	}
+}
+
+/* Σ log-loss + λ/2 ||W||² and its gradient; theta is k rows of p (+ 1 intercept) values. */
+static pgml_status
+logit_objective(void *ctx, const double *theta, double *f, double *grad, pgml_err *err)
+{
+	logit_problem *lp = ctx;
+	size_t		p = lp->p;
+	size_t		k = lp->k;
+	size_t		q = p + (lp->intercept ? 1 : 0);
+	double		loss = 0;
+	pgml_status rc;
+
+	lp->theta = theta;
+	if ((rc = pgml_parallel_for(lp->pool, lp->n_blocks, 1, logit_blocks, lp, err)) != PGML_OK)
+		return rc;
+	memset(grad, 0, k * q * sizeof(double));
+	for (size_t blk = 0; blk < lp->n_blocks; blk++)
+	{
+		const double *part = lp->part + blk * (1 + k * q);
+
+		loss += part[0];
+		for (size_t j = 0; j < k * q; j++)
+			grad[j] += part[1 + j];
 	}
 	if (lp->lambda > 0)
 	{
@@ -1905,7 +1944,8 @@ logit_objective(void *ctx, const double *theta, double *f, double *grad, pgml_er
 
 /* Fits logistic regression into st (coefficients allocated for the output mode chosen by the caller). */
 static pgml_status
-logistic_solve(const linear_hp *hp, const pgml_data *d, int n_classes, linear_state *st, pgml_err *err)
+logistic_solve(const linear_hp *hp, const pgml_data *d, int n_classes, pgml_pool *pool, linear_state *st,
+			   pgml_err *err)
 {
 	logit_problem lp;
 	size_t		n = d->n_rows;
@@ -1921,10 +1961,13 @@ logistic_solve(const linear_hp *hp, const pgml_data *d, int n_classes, linear_st
 	lp.block = rows_per_block(4 * p * lp.k + 1, 16, 4096);
 	if (lp.block > n)
 		lp.block = n;
+	lp.n_blocks = (n + lp.block - 1) / lp.block;
+	lp.pool = pool;
 	x = pgml_malloc(n * p * sizeof(double));
 	theta = pgml_calloc(lp.k * q, sizeof(double));
-	lp.z = pgml_malloc(lp.block * lp.k * sizeof(double));
-	if (x == NULL || theta == NULL || lp.z == NULL)
+	lp.z = pgml_malloc((size_t) pgml_pool_size(pool) * lp.block * lp.k * sizeof(double));
+	lp.part = pgml_malloc(lp.n_blocks * (1 + lp.k * q) * sizeof(double));
+	if (x == NULL || theta == NULL || lp.z == NULL || lp.part == NULL)
 	{
 		rc = pgml_linear_oom(err);
 		goto done;
@@ -1978,6 +2021,7 @@ done:
 	pgml_free(x);
 	pgml_free(theta);
 	pgml_free(lp.z);
+	pgml_free(lp.part);
 	return rc;
 }
 
@@ -2213,7 +2257,7 @@ linear_fit(const pgml_fit_args *args, const pgml_data *train, void **state, pgml
 								   (size_t) args->n_classes, (size_t) args->n_classes);
 	if (st == NULL)
 		return pgml_linear_oom(err);
-	rc = logistic_solve(&hp, train, args->n_classes, st, err);
+	rc = logistic_solve(&hp, train, args->n_classes, args->pool, st, err);
 	if (rc != PGML_OK)
 	{
 		pgml_linear_free(st);

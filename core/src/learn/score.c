@@ -24,6 +24,63 @@ pgml_task_metric(pgml_task task, bool *higher_is_better)
 	return "r2";
 }
 
+
+/*
+ * The silhouette score is quadratic in the rows: above SILHOUETTE_MAX_ROWS it is computed on a fixed
+ * random sample of that many rows (as sklearn's silhouette_score(sample_size=...)), the same sample for
+ * the same data, so a million-row clustering is scored in a second rather than hours.
+ */
+#define SILHOUETTE_MAX_ROWS 10000
+
+static pgml_status
+silhouette_sampled(const float *x, size_t n, size_t d, const int *labels, double *out, pgml_err *err)
+{
+	size_t	   *idx;
+	float	   *xs;
+	int		   *ls;
+	uint64_t	state = 0x5EED5EEDULL;
+	pgml_status rc;
+
+	if (n <= SILHOUETTE_MAX_ROWS)
+		return pgml_metrics_silhouette(x, n, d, labels, out, err);
+	idx = pgml_malloc(n * sizeof(size_t));
+	xs = pgml_malloc((size_t) SILHOUETTE_MAX_ROWS * d * sizeof(float));
+	ls = pgml_malloc((size_t) SILHOUETTE_MAX_ROWS * sizeof(int));
+	if (idx == NULL || xs == NULL || ls == NULL)
+	{
+		rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory computing the silhouette score");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	/* partial Fisher-Yates: the first SILHOUETTE_MAX_ROWS entries become a uniform sample (splitmix64) */
+	for (size_t i = 0; i < SILHOUETTE_MAX_ROWS; i++)
+	{
+		uint64_t	z = (state += 0x9E3779B97F4A7C15ULL);
+		size_t		j;
+		size_t		t;
+
+		z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+		z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+		z ^= z >> 31;
+		j = i + (size_t) (z % (uint64_t) (n - i));
+		t = idx[i];
+		idx[i] = idx[j];
+		idx[j] = t;
+	}
+	for (size_t i = 0; i < SILHOUETTE_MAX_ROWS; i++)
+	{
+		memcpy(xs + i * d, x + idx[i] * d, d * sizeof(float));
+		ls[i] = labels[idx[i]];
+	}
+	rc = pgml_metrics_silhouette(xs, SILHOUETTE_MAX_ROWS, d, ls, out, err);
+done:
+	pgml_free(idx);
+	pgml_free(xs);
+	pgml_free(ls);
+	return rc;
+}
+
 static void
 put(json_t *m, const char *key, double v)
 {
@@ -188,7 +245,7 @@ pgml_model_score(const pgml_model *model, const pgml_data *data, json_t **out, p
 				}
 				for (size_t i = 0; i < n; i++)
 					guess[i] = (int) pred[i];
-				rc = pgml_metrics_silhouette(data->x, n, data->n_features, guess, &s, err);
+				rc = silhouette_sampled(data->x, n, data->n_features, guess, &s, err);
 				if (rc == PGML_OK)
 					put(m, "silhouette", s);
 				else if (rc == PGML_ERR_INVALID_ARGUMENT)

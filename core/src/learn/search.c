@@ -113,6 +113,7 @@ pgml_search(const char *algorithm, pgml_task task, const json_t *hyperparams, co
 	json_t	   *params_list = NULL;
 	size_t		best_index = 0;
 	double		best_score = -INFINITY;
+	double		search_start;
 	bool		higher;
 	const char *metric = pgml_task_metric(task, &higher);
 	pgml_status rc;
@@ -220,6 +221,7 @@ pgml_search(const char *algorithm, pgml_task task, const json_t *hyperparams, co
 		goto done;
 	}
 
+	search_start = now_seconds();
 	for (size_t c = 0; c < n_cand; c++)
 	{
 		json_t	   *cand = json_object();
@@ -259,8 +261,16 @@ pgml_search(const char *algorithm, pgml_task task, const json_t *hyperparams, co
 				fit_data = *train;
 				test_data = *test;
 			}
+			{
+				char		activity[128];
+
+				snprintf(activity, sizeof(activity), "search %s: candidate %zu of %zu, fold %d of %lld",
+						 algorithm, c + 1, n_cand, k + 1, (long long) cv);
+				pgml_progress_begin(activity);
+			}
 			t0 = now_seconds();
 			rc = pgml_model_fit(algorithm, task, merged, &fit_data, seed, pool, &model, err);
+			pgml_progress_end();
 			fit_times[c * cv + k] = now_seconds() - t0;
 			if (rc == PGML_OK)
 			{
@@ -278,9 +288,9 @@ pgml_search(const char *algorithm, pgml_task task, const json_t *hyperparams, co
 			scores[c * cv + k] = json_is_number(json_object_get(metrics, metric))
 				? json_number_value(json_object_get(metrics, metric)) : NAN;
 			json_decref(metrics);
-			pgml_log(PGML_LOG_NOTICE, "search %s: candidate %zu of %zu, fold %d of %lld, %s %.6g, fit %.3f s",
-					 algorithm, c + 1, n_cand, k + 1, (long long) cv, metric, scores[c * cv + k],
-					 fit_times[c * cv + k]);
+			pgml_log(PGML_LOG_NOTICE, "search %s: candidate %zu of %zu, fold %d of %lld, %s %.6g, fit %.3f s, "
+					 "%.1f s elapsed", algorithm, c + 1, n_cand, k + 1, (long long) cv, metric,
+					 scores[c * cv + k], fit_times[c * cv + k], now_seconds() - search_start);
 		}
 		json_decref(merged);
 

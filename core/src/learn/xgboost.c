@@ -400,6 +400,7 @@ fit_common(const pgml_fit_args *args, const pgml_data *train, bool random_forest
 	{
 		int			ok;
 
+		pgml_progress_step((size_t) iter, (size_t) rounds, "round");
 		if ((rc = pgml_check_stop(err)) != PGML_OK)
 			goto done;
 		block_signals(&sb);

@@ -20,3 +20,7 @@ AS 'MODULE_PATHNAME', 'pgml_test_spin' LANGUAGE C STRICT;
 
 CREATE FUNCTION pgml_test.log(msg text, from_worker bool DEFAULT false) RETURNS void
 AS 'MODULE_PATHNAME', 'pgml_test_log' LANGUAGE C STRICT;
+
+-- n embedding-like vectors (W = N(0,1)^(latent x dim) from the seed; each z·W + 0.1·√latent·ε), for vector tests
+CREATE FUNCTION pgml_test.embedding_like(n int, dim int, seed int, latent int DEFAULT 32) RETURNS SETOF real[]
+AS 'MODULE_PATHNAME', 'pgml_test_embedding_like' LANGUAGE C STRICT IMMUTABLE ROWS 1000;

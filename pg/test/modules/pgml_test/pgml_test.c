@@ -7,10 +7,14 @@
  */
 #include "pgml_pg.h"
 
+#include <math.h>
 #include <time.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 PG_MODULE_MAGIC;
@@ -253,4 +257,166 @@ pgml_test_log(PG_FUNCTION_ARGS)
 	else
 		pgml_log(PGML_LOG_NOTICE, "%s", msg);
 	PG_RETURN_VOID();
+}
+
+/*
+ * Embedding-like vectors for vector tests: most of their variance lives in a low-dimensional subspace,
+ * as with real sentence embeddings, so approximate nearest-neighbour recall behaves as it does on them
+ * (uniform random vectors in high dimensions make every neighbour almost equally far).
+ *
+ *     W = N(0,1)^(latent × dim), drawn once from the seed
+ *     each vector  z·W + 0.1·√latent·ε,   z ~ N(0,1)^latent,  ε ~ N(0,1)^dim
+ *
+ * The generator is our own (xoshiro256** seeded by splitmix64, normals by Box-Muller), so the output
+ * depends only on the arguments, on every platform. It does not reproduce numpy's streams.
+ */
+typedef struct rng_state
+{
+	uint64		s[4];
+	bool		has_spare;		/* Box-Muller makes normals in pairs */
+	double		spare;
+} rng_state;
+
+static uint64
+splitmix64(uint64 *x)
+{
+	uint64		z = (*x += UINT64CONST(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static void
+rng_seed(rng_state *r, uint64 seed)
+{
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
+	r->has_spare = false;
+}
+
+static inline uint64
+rotl64(uint64 x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64
+rng_next(rng_state *r)
+{
+	uint64	   *s = r->s;
+	uint64		result = rotl64(s[1] * 5, 7) * 9;
+	uint64		t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl64(s[3], 45);
+	return result;
+}
+
+/* Uniform on (0, 1]: never 0, so log() below is finite. */
+static double
+rng_uniform(rng_state *r)
+{
+	return ((rng_next(r) >> 11) + 1) * (1.0 / 9007199254740992.0);
+}
+
+static double
+rng_normal(rng_state *r)
+{
+	double		u,
+				v,
+				radius;
+
+	if (r->has_spare)
+	{
+		r->has_spare = false;
+		return r->spare;
+	}
+	u = rng_uniform(r);
+	v = rng_uniform(r);
+	radius = sqrt(-2.0 * log(u));
+	r->spare = radius * sin(2.0 * M_PI * v);
+	r->has_spare = true;
+	return radius * cos(2.0 * M_PI * v);
+}
+
+typedef struct embedding_state
+{
+	rng_state	rng;
+	int			dim;
+	int			latent;
+	float	   *w;				/* (latent, dim) */
+	double	   *z;				/* (latent) */
+	double	   *acc;			/* (dim) */
+} embedding_state;
+
+PG_FUNCTION_INFO_V1(pgml_test_embedding_like);
+
+/* pgml_test.embedding_like(n, dim, seed, latent): n embedding-like real[] vectors of dim elements. */
+Datum
+pgml_test_embedding_like(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	embedding_state *st;
+	Datum	   *elems;
+	double		noise;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		int			n = PG_GETARG_INT32(0);
+		int			dim = PG_GETARG_INT32(1);
+		int64		seed = PG_GETARG_INT32(2);
+		int			latent = PG_GETARG_INT32(3);
+		MemoryContext old;
+
+		if (n < 0)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("n must not be negative")));
+		if (dim < 1 || dim > 16000)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("dim must be between 1 and 16000")));
+		if (latent < 1 || latent > 1024)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("latent must be between 1 and 1024")));
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		st = palloc(sizeof(embedding_state));
+		st->dim = dim;
+		st->latent = latent;
+		st->w = palloc(sizeof(float) * latent * dim);
+		st->z = palloc(sizeof(double) * latent);
+		st->acc = palloc(sizeof(double) * dim);
+		rng_seed(&st->rng, (uint64) seed);
+		for (int i = 0; i < latent * dim; i++)
+			st->w[i] = (float) rng_normal(&st->rng);
+		MemoryContextSwitchTo(old);
+		funcctx->user_fctx = st;
+		funcctx->max_calls = (uint64) n;
+	}
+
+	funcctx = SRF_PERCALL_SETUP();
+	st = funcctx->user_fctx;
+	if (funcctx->call_cntr >= funcctx->max_calls)
+		SRF_RETURN_DONE(funcctx);
+
+	CHECK_FOR_INTERRUPTS();
+	for (int k = 0; k < st->latent; k++)
+		st->z[k] = rng_normal(&st->rng);
+	memset(st->acc, 0, sizeof(double) * st->dim);
+	for (int k = 0; k < st->latent; k++)
+	{
+		const float *wk = st->w + (size_t) k * st->dim;
+		double		zk = st->z[k];
+
+		for (int j = 0; j < st->dim; j++)
+			st->acc[j] += zk * wk[j];
+	}
+	noise = 0.1 * sqrt((double) st->latent);
+	elems = palloc(sizeof(Datum) * st->dim);
+	for (int j = 0; j < st->dim; j++)
+		elems[j] = Float4GetDatum((float) (st->acc[j] + noise * rng_normal(&st->rng)));
+	SRF_RETURN_NEXT(funcctx, PointerGetDatum(construct_array(elems, st->dim, FLOAT4OID, sizeof(float4),
+															 true, TYPALIGN_INT)));
 }
