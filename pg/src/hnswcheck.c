@@ -121,12 +121,9 @@ check_page(CheckState *cs, Page page, BlockNumber blkno, bool report)
 {
 	PageHeader	ph = (PageHeader) page;
 
+	/* a page an insert is adding right now, or one a crash left between extension and WAL: unused */
 	if (PageIsNew(page))
-	{
-		if (report)
-			problem(cs, "block %u: uninitialized page", blkno);
 		return false;
-	}
 	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) || ph->pd_lower < SizeOfPageHeaderData ||
 		ph->pd_lower > ph->pd_upper || ph->pd_upper > ph->pd_special || ph->pd_special > BLCKSZ)
 	{

@@ -43,7 +43,7 @@ HnswSelectNeighbors(const HnswMetaData *meta, const HnswCand *cands, int n, floa
 
 	for (int i = 0; i < n; i++)
 		dists[i] = cands[i].d;
-	k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, n, m, m / 2, sel);
+	k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, n, m, m, sel);
 	pfree(dists);
 	return k;
 }
@@ -59,6 +59,16 @@ add_to_block(Relation index, BlockNumber blkno, HnswElement e, Size size, ItemPo
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
+
+	/*
+	 * A new page is one another backend has just extended the index with and not initialized yet (it
+	 * holds a pin and is waiting for this lock), or a leftover of a crash in between: not ours to use.
+	 */
+	if (PageIsNew(page))
+	{
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
 	HnswCheckPage(index, page, blkno, HNSW_PAGE_ELEMENTS);
 	if (PageGetFreeSpace(page) < MAXALIGN(size))
 	{

@@ -170,7 +170,7 @@ repair_layer(Relation index, const HnswMetaData *meta, const DeadSet *dead, Item
 
 		for (int i = 0; i < nc; i++)
 			dists[i] = cands[i].d;
-		k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, nc, cap, cap / 2, sel);
+		k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, nc, cap, cap, sel);
 	}
 
 	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
@@ -230,6 +230,12 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+		{
+			/* being added by an insert, or left by a crash in between: no elements */
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		HnswCheckPage(index, page, blkno, HNSW_PAGE_ELEMENTS);
 		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 		{
@@ -309,6 +315,11 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		HnswCheckPage(index, page, blkno, HNSW_PAGE_ELEMENTS);
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (off = FirstOffsetNumber; off <= maxoff; off++)
@@ -362,6 +373,12 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+		{
+			/* being added by an insert, or left by a crash in between: no elements */
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		HnswCheckPage(index, page, blkno, HNSW_PAGE_ELEMENTS);
 		for (OffsetNumber off = PageGetMaxOffsetNumber(page); off >= FirstOffsetNumber; off--)
 		{
