@@ -43,7 +43,7 @@ HnswSelectNeighbors(const HnswMetaData *meta, const HnswCand *cands, int n, floa
 
 	for (int i = 0; i < n; i++)
 		dists[i] = cands[i].d;
-	k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, n, m, m, sel);
+	k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, n, m, m / 2, sel);
 	pfree(dists);
 	return k;
 }
@@ -233,6 +233,15 @@ HnswAddBacklink(Relation index, const HnswMetaData *meta, ItemPointer nb, ItemPo
 				int			which = cands[sel[i]].node;
 
 				fresh[nf++] = which == n ? *tid : old[which];
+			}
+			/* the new element stays: a back-link may be the only way to reach it */
+			{
+				bool		kept = false;
+
+				for (int i = 0; i < nf && !kept; i++)
+					kept = ItemPointerEquals(&fresh[i], tid);
+				if (!kept && nf > 0)
+					fresh[nf - 1] = *tid;
 			}
 		}
 

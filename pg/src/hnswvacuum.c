@@ -170,7 +170,7 @@ repair_layer(Relation index, const HnswMetaData *meta, const DeadSet *dead, Item
 
 		for (int i = 0; i < nc; i++)
 			dists[i] = cands[i].d;
-		k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, nc, cap, cap, sel);
+		k = pgml_hnsw_select(meta->metric, meta->dim, (const float *const *) vecs, dists, nc, cap, cap / 2, sel);
 	}
 
 	buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);

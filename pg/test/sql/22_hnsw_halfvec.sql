@@ -19,8 +19,8 @@ BEGIN
 		INTO exact USING q;
 	SET LOCAL enable_indexscan = on;
 	SET LOCAL enable_seqscan = off;
-	-- a candidate list of a third of the table makes HNSW exact on these few hundred rows
-	SET LOCAL pgml.hnsw_ef_search = 100;
+	-- a candidate list as large as the table: on these few hundred rows HNSW must then be exact
+	SET LOCAL pgml.hnsw_ef_search = 600;
 	EXECUTE format('SELECT array_agg(round(d::numeric, 3)) FROM (SELECT v %s $1 AS d FROM hnsw_half ORDER BY v %s $1 LIMIT %s) s',
 				   op, op, k)
 		INTO approx USING q;
