@@ -1,0 +1,1037 @@
+/*
+ * hnsw.c — the in-memory HNSW graph (see pgml/hnsw.h).
+ *
+ * Storage. Vectors live in chunks of a fixed number of elements (so adding never moves them and
+ * readers on other threads can keep pointers); each element's links are one uint32 array carved from
+ * bump blocks:
+ *
+ *     [count₀, id × 2m] [count₁, id × m] ... [count_level, id × m]
+ *
+ * Parallel linking. Every participant inserts its share of elements with the paper's INSERT
+ * (Algorithm 1): greedy descent from the entry point through the layers above the element's level,
+ * then SEARCH-LAYER (Algorithm 2) with ef_construction at each of its layers, the heuristic
+ * (Algorithm 4) to choose up to 2m neighbours on layer 0 and m above, and back-links that prune a full
+ * list with the same heuristic. Both keep at least half a list, topping up with the nearest pruned
+ * candidates (the paper's keepPrunedConnections), and a pruned back-link list always keeps the new
+ * element: on clustered data the pure heuristic leaves lists of a few links and elements nobody links
+ * to, which no search can reach. (Full lists gain a point of recall on embeddings but leave more such
+ * orphans on low-dimensional data, and double the build time.)
+ * Each element has a one-byte spinlock that guards its link lists; a reader copies a list under the
+ * lock and releases it before computing distances, and a writer holds only one element's lock at a
+ * time, so there is no lock ordering to get wrong. An element that raises the top level holds the
+ * entry-point mutex for its whole insertion (as hnswlib does), so the entry point always has links on
+ * every layer it claims.
+ *
+ * Each participant owns a scratch area: a visited array tagged with a per-search generation (no
+ * clearing between searches), two binary heaps and buffers for selection, allocated once per graph.
+ */
+#include "hnsw_int.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINK_BLOCK_BYTES (256 * 1024)
+#define VEC_CHUNK_BYTES (256 * 1024)
+#define LINK_BATCH 4096
+
+typedef struct hnsw_cand
+{
+	float		d;
+	uint32_t	id;
+} hnsw_cand;
+
+typedef struct hnsw_node
+{
+	uint32_t   *links;
+	uint64_t	payload;
+	uint8_t		level;
+	atomic_uchar lock;
+} hnsw_node;
+
+typedef struct hnsw_scratch
+{
+	uint32_t   *visited;		/* (visited_cap) tag of the search that saw the element */
+	uint32_t	tag;
+	hnsw_cand  *cand;			/* min-heap of elements to expand */
+	size_t		n_cand,
+				cap_cand;
+	hnsw_cand  *top;			/* max-heap of the ef nearest found */
+	size_t		n_top,
+				cap_top;
+	hnsw_cand  *w;				/* (cap_top) the result of a layer search, nearest first */
+	hnsw_cand  *eps;			/* (cap_top) entry points of the next layer */
+	uint32_t   *nbuf;			/* (2m + 1) a copied link list, or candidates while pruning */
+	hnsw_cand  *pbuf;			/* (2m + 1) candidates while pruning */
+	const float **vecs;			/* (cap_top) selection inputs */
+	float	   *dists;
+	int		   *sel;
+} hnsw_scratch;
+
+struct pgml_hnsw_graph
+{
+	pgml_hnsw_params p;
+	int			cap0;			/* 2m: links on layer 0 */
+	int			capu;			/* m: links on upper layers */
+	int			sel0;			/* neighbours a new element picks on layer 0: 2m, as pgvector (m, as
+								 * hnswlib, builds twice as fast but needs a much larger ef_search for
+								 * the same recall on 384-dim embeddings) */
+	size_t		n;				/* elements added */
+	size_t		n_linked;
+	hnsw_node  *nodes;
+	size_t		cap_nodes;
+	float	  **chunks;			/* (n_chunks, chunk_elems, dim) */
+	size_t		n_chunks,
+				cap_chunks,
+				chunk_elems;
+	char	  **blocks;			/* link storage */
+	size_t		n_blocks,
+				cap_blocks,
+				block_used;
+	size_t		bytes;
+	pthread_mutex_t entry_lock;
+	int64_t		entry;			/* -1 when empty */
+	int			top_level;		/* level of the entry point, -1 when empty */
+	hnsw_scratch *scratch;		/* one per pool participant */
+	int			n_scratch;
+	size_t		visited_cap;
+};
+
+/* ---------------------------------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------------------------------- */
+
+float
+pgml_hnsw_distance(pgml_hnsw_metric metric, const float *a, const float *b, size_t dim)
+{
+	switch (metric)
+	{
+		case PGML_HNSW_L2:
+			return hnsw_l2sq_f32(a, b, dim);
+		case PGML_HNSW_IP:
+		case PGML_HNSW_COSINE:
+			return -hnsw_dot_f32(a, b, dim);
+		case PGML_HNSW_L1:
+			return hnsw_l1_f32(a, b, dim);
+	}
+	return 0;
+}
+
+double
+pgml_hnsw_user_distance(pgml_hnsw_metric metric, float internal)
+{
+	switch (metric)
+	{
+		case PGML_HNSW_L2:
+			return sqrt((double) (internal < 0 ? 0 : internal));
+		case PGML_HNSW_COSINE:
+			return 1.0 + (double) internal;
+		default:
+			return (double) internal;
+	}
+}
+
+/* splitmix64: a well-mixed 64-bit hash of the input */
+static uint64_t
+mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+int
+pgml_hnsw_random_level(uint64_t seed, uint64_t ordinal, int m, int max_level)
+{
+	/* u in (0, 1]; level = floor(-ln(u) · mL) with mL = 1 / ln(m) (section 4 of the paper) */
+	double		u = ((double) (mix64(seed ^ mix64(ordinal)) >> 11) + 1.0) / 9007199254740992.0;
+	double		lv = -log(u) / log((double) (m < 2 ? 2 : m));
+	int			level = (int) lv;
+
+	if (level > max_level)
+		level = max_level;
+	return level < 0 ? 0 : level;
+}
+
+bool
+pgml_hnsw_normalize(float *x, size_t dim)
+{
+	double		s = 0;
+
+	for (size_t i = 0; i < dim; i++)
+		s += (double) x[i] * x[i];
+	if (s <= 0 || !isfinite(s))
+		return false;
+	s = 1.0 / sqrt(s);
+	for (size_t i = 0; i < dim; i++)
+		x[i] = (float) (x[i] * s);
+	return true;
+}
+
+int
+pgml_hnsw_select(pgml_hnsw_metric metric, size_t dim, const float *const *vecs, const float *dists,
+				 int n, int m, int min_keep, int *selected)
+{
+	int			k = 0;
+
+	for (int i = 0; i < n && k < m; i++)
+	{
+		bool		good = true;
+
+		for (int j = 0; j < k; j++)
+		{
+			if (pgml_hnsw_distance(metric, vecs[i], vecs[selected[j]], dim) < dists[i])
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			selected[k++] = i;
+	}
+	/* keepPrunedConnections: top up with the nearest pruned candidates */
+	if (k < min_keep && k < n)
+	{
+		for (int i = 0; i < n && k < min_keep && k < m; i++)
+		{
+			bool		taken = false;
+
+			for (int j = 0; j < k; j++)
+				if (selected[j] == i)
+				{
+					taken = true;
+					break;
+				}
+			if (!taken)
+				selected[k++] = i;
+		}
+	}
+	return k;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Heaps of candidates: cand is a min-heap, top a max-heap
+ * ------------------------------------------------------------------------------------------------- */
+
+static bool
+grow(hnsw_cand **a, size_t *cap, size_t need)
+{
+	size_t		nc;
+	hnsw_cand  *p;
+
+	if (need <= *cap)
+		return true;
+	nc = *cap * 2 > need ? *cap * 2 : need;
+	p = pgml_realloc(*a, nc * sizeof(hnsw_cand));
+	if (p == NULL)
+		return false;
+	*a = p;
+	*cap = nc;
+	return true;
+}
+
+static void
+heap_push(hnsw_cand *h, size_t *n, hnsw_cand c, bool max)
+{
+	size_t		i = (*n)++;
+
+	while (i > 0)
+	{
+		size_t		parent = (i - 1) / 2;
+
+		if (max ? h[parent].d >= c.d : h[parent].d <= c.d)
+			break;
+		h[i] = h[parent];
+		i = parent;
+	}
+	h[i] = c;
+}
+
+static hnsw_cand
+heap_pop(hnsw_cand *h, size_t *n, bool max)
+{
+	hnsw_cand	top = h[0];
+	hnsw_cand	last = h[--(*n)];
+	size_t		i = 0;
+	size_t		len = *n;
+
+	if (len == 0)
+		return top;
+	for (;;)
+	{
+		size_t		l = 2 * i + 1;
+		size_t		r = l + 1;
+		size_t		best = i;
+		float		bd = last.d;
+
+		if (l < len && (max ? h[l].d > bd : h[l].d < bd))
+		{
+			best = l;
+			bd = h[l].d;
+		}
+		if (r < len && (max ? h[r].d > bd : h[r].d < bd))
+			best = r;
+		if (best == i)
+			break;
+		h[i] = h[best];
+		i = best;
+	}
+	h[i] = last;
+	return top;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const hnsw_cand *x = a;
+	const hnsw_cand *y = b;
+
+	if (x->d < y->d)
+		return -1;
+	if (x->d > y->d)
+		return 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Graph storage
+ * ------------------------------------------------------------------------------------------------- */
+
+static inline const float *
+vec_of(const pgml_hnsw_graph *g, uint32_t id)
+{
+	return g->chunks[id / g->chunk_elems] + (size_t) (id % g->chunk_elems) * (size_t) g->p.dim;
+}
+
+static inline uint32_t *
+links_of(const pgml_hnsw_graph *g, uint32_t id, int layer)
+{
+	uint32_t   *l = g->nodes[id].links;
+
+	if (layer == 0)
+		return l;
+	return l + (1 + g->cap0) + (size_t) (layer - 1) * (1 + g->capu);
+}
+
+static inline void
+node_lock(hnsw_node *n)
+{
+	int			spins = 0;
+
+	while (atomic_exchange_explicit(&n->lock, 1, memory_order_acquire))
+	{
+		while (atomic_load_explicit(&n->lock, memory_order_relaxed))
+		{
+			if (++spins > 64)
+			{
+				sched_yield();
+				spins = 0;
+			}
+		}
+	}
+}
+
+static inline void
+node_unlock(hnsw_node *n)
+{
+	atomic_store_explicit(&n->lock, 0, memory_order_release);
+}
+
+/* Copies the links of id at layer into buf under the element's lock; returns their count. */
+static int
+copy_links(const pgml_hnsw_graph *g, uint32_t id, int layer, uint32_t *buf)
+{
+	hnsw_node  *node = &g->nodes[id];
+	uint32_t   *l;
+	int			n;
+
+	if (layer > node->level)
+		return 0;
+	l = links_of(g, id, layer);
+	node_lock(node);
+	n = (int) l[0];
+	memcpy(buf, l + 1, (size_t) n * sizeof(uint32_t));
+	node_unlock(node);
+	return n;
+}
+
+pgml_status
+pgml_hnsw_new(const pgml_hnsw_params *params, pgml_hnsw_graph **out, pgml_err *err)
+{
+	pgml_hnsw_graph *g;
+
+	*out = NULL;
+	if (params->dim < 1)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hnsw: dimensions must be positive");
+	if (params->m < PGML_HNSW_MIN_M || params->m > PGML_HNSW_MAX_M)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hnsw: m must be between %d and %d",
+						  PGML_HNSW_MIN_M, PGML_HNSW_MAX_M);
+	if (params->ef_construction < 1)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hnsw: ef_construction must be positive");
+	if (params->max_level < 0 || params->max_level > PGML_HNSW_MAX_LEVEL)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hnsw: max_level must be between 0 and %d",
+						  PGML_HNSW_MAX_LEVEL);
+	if (params->metric < PGML_HNSW_L2 || params->metric > PGML_HNSW_L1)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hnsw: unknown metric %d", (int) params->metric);
+
+	g = pgml_calloc(1, sizeof(*g));
+	if (g == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	g->p = *params;
+	g->cap0 = 2 * params->m;
+	g->capu = params->m;
+	g->sel0 = g->cap0;
+	g->entry = -1;
+	g->top_level = -1;
+	g->chunk_elems = VEC_CHUNK_BYTES / ((size_t) params->dim * sizeof(float));
+	if (g->chunk_elems < 16)
+		g->chunk_elems = 16;
+	pthread_mutex_init(&g->entry_lock, NULL);
+	*out = g;
+	return PGML_OK;
+}
+
+static void scratch_release(hnsw_scratch *s);
+
+static void
+free_scratch(pgml_hnsw_graph *g)
+{
+	for (int i = 0; i < g->n_scratch; i++)
+		scratch_release(&g->scratch[i]);
+	pgml_free(g->scratch);
+	g->scratch = NULL;
+	g->n_scratch = 0;
+}
+
+void
+pgml_hnsw_free(pgml_hnsw_graph *g)
+{
+	if (g == NULL)
+		return;
+	free_scratch(g);
+	for (size_t i = 0; i < g->n_chunks; i++)
+		pgml_free(g->chunks[i]);
+	pgml_free(g->chunks);
+	for (size_t i = 0; i < g->n_blocks; i++)
+		pgml_free(g->blocks[i]);
+	pgml_free(g->blocks);
+	pgml_free(g->nodes);
+	pthread_mutex_destroy(&g->entry_lock);
+	pgml_free(g);
+}
+
+/* Would adding extra bytes take the graph over its budget? */
+static bool
+over_budget(const pgml_hnsw_graph *g, size_t extra)
+{
+	return g->p.max_bytes > 0 && g->bytes + extra > g->p.max_bytes;
+}
+
+pgml_status
+pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *err)
+{
+	uint32_t	id;
+	int			level;
+	size_t		n_links;
+	size_t		link_bytes;
+	size_t		extra = 0;
+	hnsw_node  *node;
+	float	   *dst;
+
+	if (g->n >= UINT32_MAX - 1)
+		return pgml_error(err, PGML_ERR_LIMIT, "hnsw graph is full");
+	id = (uint32_t) g->n;
+	level = pgml_hnsw_random_level(g->p.seed, id, g->p.m, g->p.max_level);
+	n_links = (size_t) (1 + g->cap0) + (size_t) level * (1 + g->capu);
+	link_bytes = (n_links * sizeof(uint32_t) + 7) & ~(size_t) 7;
+
+	/* what this element would cost: a new vector chunk, a new link block, more node slots */
+	if (id / g->chunk_elems >= g->n_chunks)
+		extra += g->chunk_elems * (size_t) g->p.dim * sizeof(float);
+	if (g->n_blocks == 0 || g->block_used + link_bytes > LINK_BLOCK_BYTES)
+		extra += link_bytes > LINK_BLOCK_BYTES ? link_bytes : LINK_BLOCK_BYTES;
+	if (g->n >= g->cap_nodes)
+		extra += (g->cap_nodes ? g->cap_nodes : 1024) * sizeof(hnsw_node);
+	if (over_budget(g, extra))
+		return pgml_error(err, PGML_ERR_LIMIT, "hnsw graph no longer fits into its memory budget");
+
+	if (g->n >= g->cap_nodes)
+	{
+		size_t		nc = g->cap_nodes ? g->cap_nodes * 2 : 1024;
+		hnsw_node  *p = pgml_realloc(g->nodes, nc * sizeof(hnsw_node));
+
+		if (p == NULL)
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		g->bytes += (nc - g->cap_nodes) * sizeof(hnsw_node);
+		g->nodes = p;
+		g->cap_nodes = nc;
+	}
+	if (id / g->chunk_elems >= g->n_chunks)
+	{
+		float	   *c;
+
+		if (g->n_chunks >= g->cap_chunks)
+		{
+			size_t		nc = g->cap_chunks ? g->cap_chunks * 2 : 64;
+			float	  **p = pgml_realloc(g->chunks, nc * sizeof(float *));
+
+			if (p == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			g->chunks = p;
+			g->cap_chunks = nc;
+		}
+		c = pgml_malloc(g->chunk_elems * (size_t) g->p.dim * sizeof(float));
+		if (c == NULL)
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		g->chunks[g->n_chunks++] = c;
+		g->bytes += g->chunk_elems * (size_t) g->p.dim * sizeof(float);
+	}
+	if (g->n_blocks == 0 || g->block_used + link_bytes > LINK_BLOCK_BYTES)
+	{
+		size_t		bs = link_bytes > LINK_BLOCK_BYTES ? link_bytes : LINK_BLOCK_BYTES;
+		char	   *b;
+
+		if (g->n_blocks >= g->cap_blocks)
+		{
+			size_t		nc = g->cap_blocks ? g->cap_blocks * 2 : 64;
+			char	  **p = pgml_realloc(g->blocks, nc * sizeof(char *));
+
+			if (p == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			g->blocks = p;
+			g->cap_blocks = nc;
+		}
+		b = pgml_malloc(bs);
+		if (b == NULL)
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		g->blocks[g->n_blocks++] = b;
+		g->block_used = 0;
+		g->bytes += bs;
+	}
+
+	node = &g->nodes[id];
+	node->links = (uint32_t *) (g->blocks[g->n_blocks - 1] + g->block_used);
+	g->block_used += link_bytes;
+	memset(node->links, 0, n_links * sizeof(uint32_t));
+	node->payload = payload;
+	node->level = (uint8_t) level;
+	atomic_init(&node->lock, 0);
+
+	dst = (float *) vec_of(g, id);
+	memcpy(dst, x, (size_t) g->p.dim * sizeof(float));
+	if (g->p.metric == PGML_HNSW_COSINE)
+		(void) pgml_hnsw_normalize(dst, (size_t) g->p.dim);
+	g->n++;
+	return PGML_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Search
+ * ------------------------------------------------------------------------------------------------- */
+
+static bool
+scratch_init(hnsw_scratch *s, size_t visited_cap, int ef, int cap0)
+{
+	size_t		cap = (size_t) (ef > cap0 + 1 ? ef : cap0 + 1) + 1;
+
+	memset(s, 0, sizeof(*s));
+	s->visited = pgml_calloc(visited_cap ? visited_cap : 1, sizeof(uint32_t));
+	s->cap_cand = cap * 4;
+	s->cand = pgml_malloc(s->cap_cand * sizeof(hnsw_cand));
+	s->cap_top = cap;
+	s->top = pgml_malloc(cap * sizeof(hnsw_cand));
+	s->w = pgml_malloc(cap * sizeof(hnsw_cand));
+	s->eps = pgml_malloc(cap * sizeof(hnsw_cand));
+	s->nbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
+	s->pbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(hnsw_cand));
+	s->vecs = pgml_malloc(cap * sizeof(float *));
+	s->dists = pgml_malloc(cap * sizeof(float));
+	s->sel = pgml_malloc(cap * sizeof(int));
+	return s->visited && s->cand && s->top && s->w && s->eps && s->nbuf && s->pbuf && s->vecs &&
+		s->dists && s->sel;
+}
+
+static void
+scratch_release(hnsw_scratch *s)
+{
+	pgml_free(s->visited);
+	pgml_free(s->cand);
+	pgml_free(s->top);
+	pgml_free(s->w);
+	pgml_free(s->eps);
+	pgml_free(s->nbuf);
+	pgml_free(s->pbuf);
+	pgml_free(s->vecs);
+	pgml_free(s->dists);
+	pgml_free(s->sel);
+}
+
+static void
+next_tag(hnsw_scratch *s, size_t visited_cap)
+{
+	if (++s->tag == 0)
+	{
+		memset(s->visited, 0, visited_cap * sizeof(uint32_t));
+		s->tag = 1;
+	}
+}
+
+/*
+ * SEARCH-LAYER (Algorithm 2): from the entry points eps, find the ef nearest elements to q on layer.
+ * Leaves them in s->w, nearest first; returns their count (0 only when out of memory).
+ */
+static int
+search_layer(const pgml_hnsw_graph *g, hnsw_scratch *s, size_t visited_cap, const float *q,
+			 const hnsw_cand *eps, int n_eps, int ef, int layer)
+{
+	pgml_hnsw_metric metric = g->p.metric;
+	size_t		dim = (size_t) g->p.dim;
+	int			n;
+
+	next_tag(s, visited_cap);
+	s->n_cand = 0;
+	s->n_top = 0;
+	for (int i = 0; i < n_eps; i++)
+	{
+		if (s->visited[eps[i].id] == s->tag)
+			continue;
+		s->visited[eps[i].id] = s->tag;
+		if (!grow(&s->cand, &s->cap_cand, s->n_cand + 1))
+			return 0;
+		heap_push(s->cand, &s->n_cand, eps[i], false);
+		heap_push(s->top, &s->n_top, eps[i], true);
+		if (s->n_top > (size_t) ef)
+			heap_pop(s->top, &s->n_top, true);
+	}
+	while (s->n_cand > 0)
+	{
+		hnsw_cand	c = heap_pop(s->cand, &s->n_cand, false);
+		int			nn;
+
+		if (s->n_top >= (size_t) ef && c.d > s->top[0].d)
+			break;
+		nn = copy_links(g, c.id, layer, s->nbuf);
+		for (int i = 0; i < nn; i++)
+		{
+			uint32_t	id = s->nbuf[i];
+			float		d;
+
+			if (i + 1 < nn)
+				__builtin_prefetch(vec_of(g, s->nbuf[i + 1]));
+			if (s->visited[id] == s->tag)
+				continue;
+			s->visited[id] = s->tag;
+			d = pgml_hnsw_distance(metric, q, vec_of(g, id), dim);
+			if (s->n_top < (size_t) ef || d < s->top[0].d)
+			{
+				hnsw_cand	nc = {d, id};
+
+				if (!grow(&s->cand, &s->cap_cand, s->n_cand + 1))
+					return 0;
+				heap_push(s->cand, &s->n_cand, nc, false);
+				heap_push(s->top, &s->n_top, nc, true);
+				if (s->n_top > (size_t) ef)
+					heap_pop(s->top, &s->n_top, true);
+			}
+		}
+	}
+	n = (int) s->n_top;
+	memcpy(s->w, s->top, (size_t) n * sizeof(hnsw_cand));
+	qsort(s->w, (size_t) n, sizeof(hnsw_cand), cand_cmp);
+	return n;
+}
+
+/* Greedy descent on one layer: moves *cur to the nearest element reachable by improving steps. */
+static void
+greedy(const pgml_hnsw_graph *g, hnsw_scratch *s, const float *q, uint32_t *cur, float *curd, int layer)
+{
+	bool		changed = true;
+
+	while (changed)
+	{
+		int			nn;
+
+		changed = false;
+		nn = copy_links(g, *cur, layer, s->nbuf);
+		for (int i = 0; i < nn; i++)
+		{
+			float		d = pgml_hnsw_distance(g->p.metric, q, vec_of(g, s->nbuf[i]), (size_t) g->p.dim);
+
+			if (d < *curd)
+			{
+				*curd = d;
+				*cur = s->nbuf[i];
+				changed = true;
+			}
+		}
+	}
+}
+
+pgml_status
+pgml_hnsw_search(const pgml_hnsw_graph *g, const float *q, int k, int ef, uint32_t *ids, float *dists,
+				 int *n_found, pgml_err *err)
+{
+	hnsw_scratch s;
+	uint32_t	cur;
+	float		curd;
+	hnsw_cand	ep;
+	int			n;
+
+	*n_found = 0;
+	if (k < 1)
+		return PGML_OK;
+	if (ef < k)
+		ef = k;
+	if (g->entry < 0)
+		return PGML_OK;
+	if (!scratch_init(&s, g->n, ef, g->cap0))
+	{
+		scratch_release(&s);
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	}
+	cur = (uint32_t) g->entry;
+	curd = pgml_hnsw_distance(g->p.metric, q, vec_of(g, cur), (size_t) g->p.dim);
+	for (int l = g->top_level; l > 0; l--)
+		greedy(g, &s, q, &cur, &curd, l);
+	ep.d = curd;
+	ep.id = cur;
+	n = search_layer(g, &s, g->n, q, &ep, 1, ef, 0);
+	if (n == 0)
+	{
+		scratch_release(&s);
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	}
+	if (n > k)
+		n = k;
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = s.w[i].id;
+		if (dists)
+			dists[i] = s.w[i].d;
+	}
+	*n_found = n;
+	scratch_release(&s);
+	return PGML_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Insertion
+ * ------------------------------------------------------------------------------------------------- */
+
+/* Adds a link from nb to id on layer, pruning nb's list with the heuristic when it is full. */
+static void
+add_backlink(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t nb, uint32_t id, int layer)
+{
+	hnsw_node  *node = &g->nodes[nb];
+	uint32_t   *l = links_of(g, nb, layer);
+	int			cap = layer == 0 ? g->cap0 : g->capu;
+	size_t		dim = (size_t) g->p.dim;
+	const float *base = vec_of(g, nb);
+	int			n;
+	int			k;
+
+	node_lock(node);
+	n = (int) l[0];
+	for (int i = 0; i < n; i++)
+		if (l[1 + i] == id)
+		{
+			node_unlock(node);
+			return;
+		}
+	if (n < cap)
+	{
+		l[1 + n] = id;
+		l[0] = (uint32_t) (n + 1);
+		node_unlock(node);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		s->pbuf[i].id = l[1 + i];
+		s->pbuf[i].d = pgml_hnsw_distance(g->p.metric, base, vec_of(g, l[1 + i]), dim);
+	}
+	s->pbuf[n].id = id;
+	s->pbuf[n].d = pgml_hnsw_distance(g->p.metric, base, vec_of(g, id), dim);
+	qsort(s->pbuf, (size_t) n + 1, sizeof(hnsw_cand), cand_cmp);
+	for (int i = 0; i <= n; i++)
+	{
+		s->vecs[i] = vec_of(g, s->pbuf[i].id);
+		s->dists[i] = s->pbuf[i].d;
+	}
+	k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n + 1, cap, cap / 2, s->sel);
+	for (int i = 0; i < k; i++)
+		l[1 + i] = s->pbuf[s->sel[i]].id;
+	/* the new element stays: a back-link may be the only way to reach it */
+	{
+		bool		kept = false;
+
+		for (int i = 0; i < k && !kept; i++)
+			kept = l[1 + i] == id;
+		if (!kept && k > 0)
+			l[k] = id;
+	}
+	l[0] = (uint32_t) k;
+	node_unlock(node);
+}
+
+/* INSERT (Algorithm 1) of an element that was added but not linked. */
+static bool
+insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
+{
+	int			level = g->nodes[id].level;
+	const float *q = vec_of(g, id);
+	size_t		dim = (size_t) g->p.dim;
+	bool		hold;
+	int64_t		entry;
+	int			top;
+	uint32_t	cur;
+	float		curd;
+	int			n_eps = 1;
+
+	pthread_mutex_lock(&g->entry_lock);
+	entry = g->entry;
+	top = g->top_level;
+	if (entry < 0)
+	{
+		g->entry = id;
+		g->top_level = level;
+		pthread_mutex_unlock(&g->entry_lock);
+		return true;
+	}
+	hold = level > top;
+	if (!hold)
+		pthread_mutex_unlock(&g->entry_lock);
+
+	cur = (uint32_t) entry;
+	curd = pgml_hnsw_distance(g->p.metric, q, vec_of(g, cur), dim);
+	for (int l = top; l > level; l--)
+		greedy(g, s, q, &cur, &curd, l);
+	s->eps[0].d = curd;
+	s->eps[0].id = cur;
+
+	for (int l = level < top ? level : top; l >= 0; l--)
+	{
+		int			n = search_layer(g, s, g->visited_cap, q, s->eps, n_eps, g->p.ef_construction, l);
+		int			cap = l == 0 ? g->sel0 : g->capu;
+		int			k;
+		uint32_t   *own;
+		hnsw_node  *node = &g->nodes[id];
+
+		if (n == 0)
+		{
+			if (hold)
+				pthread_mutex_unlock(&g->entry_lock);
+			return false;
+		}
+		/* the element itself can be found through a concurrent insert's back-link: skip it */
+		{
+			int			kept = 0;
+
+			for (int i = 0; i < n; i++)
+				if (s->w[i].id != id)
+					s->w[kept++] = s->w[i];
+			n = kept;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			s->vecs[i] = vec_of(g, s->w[i].id);
+			s->dists[i] = s->w[i].d;
+		}
+		k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n, cap, cap / 2, s->sel);
+		own = links_of(g, id, l);
+		node_lock(node);
+		{
+			/* keep back-links concurrent inserts already added to this list, room permitting */
+			int			n_old = (int) own[0];
+			int			total = k;
+			int			lcap = l == 0 ? g->cap0 : g->capu;
+
+			memcpy(s->nbuf, own + 1, (size_t) n_old * sizeof(uint32_t));
+			for (int i = 0; i < k; i++)
+				own[1 + i] = s->w[s->sel[i]].id;
+			for (int j = 0; j < n_old && total < lcap; j++)
+			{
+				bool		dup = false;
+
+				for (int i = 0; i < total && !dup; i++)
+					dup = own[1 + i] == s->nbuf[j];
+				if (!dup)
+					own[1 + total++] = s->nbuf[j];
+			}
+			own[0] = (uint32_t) total;
+		}
+		node_unlock(node);
+		for (int i = 0; i < k; i++)
+			add_backlink(g, s, s->w[s->sel[i]].id, id, l);
+		if (n > 0)
+		{
+			memcpy(s->eps, s->w, (size_t) n * sizeof(hnsw_cand));
+			n_eps = n;
+		}
+	}
+	if (hold)
+	{
+		g->entry = id;
+		g->top_level = level;
+		pthread_mutex_unlock(&g->entry_lock);
+	}
+	return true;
+}
+
+typedef struct link_job
+{
+	pgml_hnsw_graph *g;
+	size_t		base;
+	atomic_bool failed;
+} link_job;
+
+static void
+link_fn(void *ctx, size_t begin, size_t end, int worker)
+{
+	link_job   *job = ctx;
+	pgml_hnsw_graph *g = job->g;
+	hnsw_scratch *s = &g->scratch[worker];
+
+	for (size_t i = begin; i < end; i++)
+	{
+		if ((i - begin) % 64 == 63 && pgml_should_stop())
+			return;
+		if (!insert_one(g, s, (uint32_t) (job->base + i)))
+		{
+			atomic_store(&job->failed, true);
+			return;
+		}
+	}
+}
+
+/* Makes sure every pool participant has scratch space for a graph of g->n elements. */
+static pgml_status
+ensure_scratch(pgml_hnsw_graph *g, int parts, pgml_err *err)
+{
+	if (g->scratch != NULL && g->n_scratch >= parts && g->visited_cap >= g->n)
+		return PGML_OK;
+	free_scratch(g);
+	g->scratch = pgml_calloc((size_t) parts, sizeof(hnsw_scratch));
+	if (g->scratch == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	g->n_scratch = parts;
+	g->visited_cap = g->n;
+	for (int i = 0; i < parts; i++)
+		if (!scratch_init(&g->scratch[i], g->visited_cap, g->p.ef_construction, g->cap0))
+		{
+			free_scratch(g);
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		}
+	return PGML_OK;
+}
+
+pgml_status
+pgml_hnsw_link_range(pgml_hnsw_graph *g, pgml_pool *pool, size_t begin, size_t end, pgml_err *err)
+{
+	link_job	job;
+	pgml_status rc;
+
+	if (begin != g->n_linked || end > g->n || begin > end)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "hnsw: elements must be linked in order");
+	if (begin == end)
+		return PGML_OK;
+	rc = ensure_scratch(g, pgml_pool_size(pool), err);
+	if (rc != PGML_OK)
+		return rc;
+
+	/* the first element only becomes the entry point: link it alone so the rest have somewhere to start */
+	if (g->entry < 0)
+	{
+		if (!insert_one(g, &g->scratch[0], (uint32_t) begin))
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		begin++;
+		g->n_linked = begin;
+	}
+	job.g = g;
+	job.base = begin;
+	atomic_init(&job.failed, false);
+	rc = pgml_parallel_for(pool, end - begin, 1, link_fn, &job, err);
+	if (rc != PGML_OK)
+		return rc;
+	if (atomic_load(&job.failed))
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	g->n_linked = end;
+	return PGML_OK;
+}
+
+pgml_status
+pgml_hnsw_link(pgml_hnsw_graph *g, pgml_pool *pool, pgml_err *err)
+{
+	while (g->n_linked < g->n)
+	{
+		size_t		end = g->n - g->n_linked > LINK_BATCH ? g->n_linked + LINK_BATCH : g->n;
+		pgml_status rc = pgml_hnsw_link_range(g, pool, g->n_linked, end, err);
+
+		if (rc != PGML_OK)
+			return rc;
+	}
+	return PGML_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Accessors
+ * ------------------------------------------------------------------------------------------------- */
+
+size_t
+pgml_hnsw_count(const pgml_hnsw_graph *g)
+{
+	return g->n;
+}
+
+size_t
+pgml_hnsw_linked(const pgml_hnsw_graph *g)
+{
+	return g->n_linked;
+}
+
+size_t
+pgml_hnsw_bytes(const pgml_hnsw_graph *g)
+{
+	return g->bytes;
+}
+
+int
+pgml_hnsw_level(const pgml_hnsw_graph *g, uint32_t id)
+{
+	return id < g->n ? g->nodes[id].level : -1;
+}
+
+const float *
+pgml_hnsw_vector(const pgml_hnsw_graph *g, uint32_t id)
+{
+	return id < g->n ? vec_of(g, id) : NULL;
+}
+
+uint64_t
+pgml_hnsw_payload(const pgml_hnsw_graph *g, uint32_t id)
+{
+	return id < g->n ? g->nodes[id].payload : 0;
+}
+
+int
+pgml_hnsw_neighbors(const pgml_hnsw_graph *g, uint32_t id, int layer, const uint32_t **ids)
+{
+	uint32_t   *l;
+
+	*ids = NULL;
+	if (id >= g->n || layer < 0 || layer > g->nodes[id].level)
+		return 0;
+	l = links_of(g, id, layer);
+	*ids = l + 1;
+	return (int) l[0];
+}
+
+int64_t
+pgml_hnsw_entry(const pgml_hnsw_graph *g)
+{
+	return g->entry;
+}

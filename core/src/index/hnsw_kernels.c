@@ -1,0 +1,248 @@
+/*
+ * hnsw_kernels.c — the distance loops of the HNSW graph: AVX2 + FMA when the CPU has them, else the
+ * plain kernels of pgml/distance.h.
+ *
+ * Graph search is almost nothing but these loops, so the graph picks its own wide versions (eight lanes,
+ * four independent accumulators to hide the FMA latency) once, from CPUID. They compute the same sums
+ * as distance.h up to float rounding. The f16 variants widen with F16C.
+ */
+#include "hnsw_int.h"
+
+#include "pgml/distance.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86_KERNELS 1
+
+__attribute__((target("avx2,fma"))) static inline float
+hsum256(__m256 v)
+{
+	__m128		lo = _mm256_castps256_ps128(v);
+	__m128		hi = _mm256_extractf128_ps(v, 1);
+	__m128		s = _mm_add_ps(lo, hi);
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) static float
+dot_avx2(const float *a, const float *b, size_t n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps(),
+				s2 = _mm256_setzero_ps(),
+				s3 = _mm256_setzero_ps();
+	size_t		i = 0;
+	float		r;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+		s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+		s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+	for (; i < n; i++)
+		r += a[i] * b[i];
+	return r;
+}
+
+__attribute__((target("avx2,fma"))) static float
+l2sq_avx2(const float *a, const float *b, size_t n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps(),
+				s2 = _mm256_setzero_ps(),
+				s3 = _mm256_setzero_ps();
+	size_t		i = 0;
+	float		r;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		__m256		d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+		__m256		d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+		s2 = _mm256_fmadd_ps(d2, d2, s2);
+		s3 = _mm256_fmadd_ps(d3, d3, s3);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+	}
+	r = hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+	for (; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		r += d * d;
+	}
+	return r;
+}
+
+__attribute__((target("avx2,fma"))) static float
+l1_avx2(const float *a, const float *b, size_t n)
+{
+	__m256		mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps();
+	size_t		i = 0;
+	float		r;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		s0 = _mm256_add_ps(s0, _mm256_and_ps(mask, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(mask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
+	}
+	r = hsum256(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		r += fabsf(a[i] - b[i]);
+	return r;
+}
+
+/* float16 · float16: widen 8 halves at a time with F16C */
+__attribute__((target("avx2,fma,f16c"))) static float
+dot_f16_avx2(const uint16_t *a, const uint16_t *b, size_t n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps();
+	size_t		i = 0;
+	float		r;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (a + i))),
+							 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (b + i))), s0);
+		s1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (a + i + 8))),
+							 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (b + i + 8))), s1);
+	}
+	r = hsum256(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		r += pgml_f16_to_f32(a[i]) * pgml_f16_to_f32(b[i]);
+	return r;
+}
+
+__attribute__((target("avx2,fma,f16c"))) static float
+l2sq_f16_avx2(const uint16_t *a, const uint16_t *b, size_t n)
+{
+	__m256		s0 = _mm256_setzero_ps(),
+				s1 = _mm256_setzero_ps();
+	size_t		i = 0;
+	float		r;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (a + i))),
+									   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (b + i))));
+		__m256		d1 = _mm256_sub_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (a + i + 8))),
+									   _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (b + i + 8))));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	r = hsum256(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+	{
+		float		d = pgml_f16_to_f32(a[i]) - pgml_f16_to_f32(b[i]);
+
+		r += d * d;
+	}
+	return r;
+}
+#endif
+
+typedef float (*f32_fn) (const float *, const float *, size_t);
+typedef float (*f16_fn) (const uint16_t *, const uint16_t *, size_t);
+
+static f32_fn k_dot = NULL,
+			k_l2sq = NULL,
+			k_l1 = NULL;
+static f16_fn k_dot16 = NULL,
+			k_l2sq16 = NULL;
+
+/* Chooses the kernels; idempotent, and every thread computes the same choice. */
+static void
+choose(void)
+{
+#ifdef HAVE_X86_KERNELS
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	{
+		k_l1 = l1_avx2;
+		k_l2sq = l2sq_avx2;
+		if (__builtin_cpu_supports("f16c"))
+		{
+			k_dot16 = dot_f16_avx2;
+			k_l2sq16 = l2sq_f16_avx2;
+		}
+		else
+		{
+			k_dot16 = pgml_dot_f16;
+			k_l2sq16 = pgml_l2sq_f16;
+		}
+		__atomic_store_n(&k_dot, dot_avx2, __ATOMIC_RELEASE);
+		return;
+	}
+#endif
+	k_l1 = pgml_l1_f32;
+	k_l2sq = pgml_l2sq_f32;
+	k_dot16 = pgml_dot_f16;
+	k_l2sq16 = pgml_l2sq_f16;
+	__atomic_store_n(&k_dot, pgml_dot_f32, __ATOMIC_RELEASE);
+}
+
+static inline void
+ensure(void)
+{
+	if (__builtin_expect(__atomic_load_n(&k_dot, __ATOMIC_ACQUIRE) == NULL, 0))
+		choose();
+}
+
+float
+hnsw_dot_f32(const float *a, const float *b, size_t n)
+{
+	ensure();
+	return k_dot(a, b, n);
+}
+
+float
+hnsw_l2sq_f32(const float *a, const float *b, size_t n)
+{
+	ensure();
+	return k_l2sq(a, b, n);
+}
+
+float
+hnsw_l1_f32(const float *a, const float *b, size_t n)
+{
+	ensure();
+	return k_l1(a, b, n);
+}
+
+float
+pgml_hnsw_distance_f16(pgml_hnsw_metric metric, const uint16_t *a, const uint16_t *b, size_t dim)
+{
+	ensure();
+	switch (metric)
+	{
+		case PGML_HNSW_L2:
+			return k_l2sq16(a, b, dim);
+		case PGML_HNSW_IP:
+		case PGML_HNSW_COSINE:
+			return -k_dot16(a, b, dim);
+		case PGML_HNSW_L1:
+			return pgml_l1_f16(a, b, dim);
+	}
+	return 0;
+}
