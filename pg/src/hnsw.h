@@ -218,6 +218,8 @@ typedef struct HnswSearch
 	bool		keep_discarded;
 	ItemPointerData *nbuf;		/* a copied neighbour list */
 	int			cap_nbuf;
+	int		   *fresh;			/* rows of nbuf's elements seen for the first time (cap_nbuf) */
+	bool	   *fresh_ok;
 } HnswSearch;
 
 extern void HnswSearchInit(HnswSearch *s, Relation index, const HnswMetaData *meta, const void *query,

@@ -20,6 +20,7 @@
 #include "access/reloptions.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/buf_internals.h"
 #include "storage/lmgr.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -308,6 +309,87 @@ HnswGetElement(Relation index, const HnswMetaData *meta, Page page, BlockNumber 
  * Reader: one pinned buffer
  * ------------------------------------------------------------------------------------------------- */
 
+/*
+ * Buffer hints. A scan visits a few thousand random pages of the index, and looking each one up in the
+ * shared buffer mapping table (a hash lookup under a partition lock) was a fifth of a search's time.
+ * Each backend remembers, per index block, the buffer it last found the block in; ReadRecentBuffer
+ * checks the buffer still holds the block and pins it without the lookup. A stale hint only costs the
+ * normal lookup. Hints live in backend memory for the last few indexes used, keyed by relfilenode, so a
+ * REINDEX or TRUNCATE starts afresh.
+ */
+#define HNSW_HINT_INDEXES 8
+
+typedef struct HnswHints
+{
+	Oid			relid;
+	RelFileNode node;
+	BlockNumber n;
+	Buffer	   *hint;
+} HnswHints;
+
+static HnswHints hint_cache[HNSW_HINT_INDEXES];
+static int	hint_victim;
+
+static HnswHints *
+hnsw_hints(Relation index, BlockNumber need)
+{
+	HnswHints  *h = NULL;
+
+	for (int i = 0; i < HNSW_HINT_INDEXES; i++)
+		if (hint_cache[i].hint != NULL && hint_cache[i].relid == RelationGetRelid(index))
+		{
+			h = &hint_cache[i];
+			break;
+		}
+	if (h != NULL && !RelFileNodeEquals(h->node, index->rd_node))
+	{
+		pfree(h->hint);
+		h->hint = NULL;
+	}
+	if (h == NULL || h->hint == NULL)
+	{
+		if (h == NULL)
+		{
+			h = &hint_cache[hint_victim];
+			hint_victim = (hint_victim + 1) % HNSW_HINT_INDEXES;
+			if (h->hint != NULL)
+				pfree(h->hint);
+		}
+		h->relid = RelationGetRelid(index);
+		h->node = index->rd_node;
+		h->n = 0;
+		h->hint = NULL;
+	}
+	if (need > h->n)
+	{
+		BlockNumber n = Max(need + need / 4 + 64, 1024);
+		Buffer	   *a = MemoryContextAllocZero(TopMemoryContext, sizeof(Buffer) * n);
+
+		if (h->hint != NULL)
+		{
+			memcpy(a, h->hint, sizeof(Buffer) * h->n);
+			pfree(h->hint);
+		}
+		h->hint = a;
+		h->n = n;
+	}
+	return h;
+}
+
+/* ReadBuffer through the backend's hint for the block (see above); the buffer comes back pinned. */
+static Buffer
+hnsw_read_buffer(Relation index, BlockNumber blkno, BlockNumber nblocks)
+{
+	HnswHints  *h = hnsw_hints(index, Max(nblocks, blkno + 1));
+	Buffer		b = h->hint[blkno];
+
+	if (b != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, b))
+		return b;
+	b = ReadBuffer(index, blkno);
+	h->hint[blkno] = b;
+	return b;
+}
+
 void
 HnswReaderInit(HnswReader *r, Relation index)
 {
@@ -336,7 +418,7 @@ HnswReaderLock(HnswReader *r, BlockNumber blkno)
 		}
 		if (BufferIsValid(r->buf))
 			ReleaseBuffer(r->buf);
-		r->buf = ReadBuffer(r->index, blkno);
+		r->buf = hnsw_read_buffer(r->index, blkno, r->nblocks);
 		r->blkno = blkno;
 	}
 	LockBuffer(r->buf, BUFFER_LOCK_SHARE);
@@ -536,6 +618,8 @@ HnswSearchInit(HnswSearch *s, Relation index, const HnswMetaData *meta, const vo
 	s->disc = palloc(sizeof(HnswCand) * s->cap_disc);
 	s->cap_nbuf = 2 * meta->m;
 	s->nbuf = palloc(sizeof(ItemPointerData) * s->cap_nbuf);
+	s->fresh = palloc(sizeof(int) * s->cap_nbuf);
+	s->fresh_ok = palloc(sizeof(bool) * s->cap_nbuf);
 }
 
 void
@@ -699,6 +783,109 @@ HnswSearchEntry(HnswSearch *s, HnswCand *ep, int layer)
 }
 
 /*
+ * Reads a batch of newly seen elements the way a CPU likes it: first every page is pinned and its
+ * header prefetched, then every element is located and the start of its vector prefetched, and only
+ * then are the distances computed, so the cache misses of the batch overlap instead of queueing one
+ * behind the other. Vectors are read after the content lock is dropped, with the pin held: an element's
+ * vector never changes once written, and VACUUM frees items without moving the others
+ * (PageIndexTupleDeleteNoCompact), so pinned bytes stay put. Fewer than eight pins at a time keeps
+ * the buffer manager on its fast path.
+ */
+#define HNSW_FILL_BATCH 6
+
+/* Prefetches the buffer descriptors the hints name, which pinning will lock. */
+static void
+hnsw_prefetch_descriptors(HnswSearch *s, const int *rows, int n)
+{
+	HnswHints  *h = hnsw_hints(s->index, s->reader.nblocks);
+
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&s->nodes[rows[i]].tid);
+		Buffer		b = blkno < h->n ? h->hint[blkno] : InvalidBuffer;
+
+		if (b > 0)
+			__builtin_prefetch(GetBufferDescriptor(b - 1));
+	}
+}
+
+static void
+fill_batch(HnswSearch *s, const int *rows, int n, bool *ok)
+{
+	HnswReader *r = &s->reader;
+	Buffer		bufs[HNSW_FILL_BATCH];
+	const void *vecs[HNSW_FILL_BATCH];
+	Size		vec_bytes = (Size) s->meta->dim * (s->meta->storage == HNSW_STORAGE_F16 ? 2 : 4);
+
+	/* the reader's own pin would be a seventh */
+	HnswReaderRelease(r);
+	hnsw_prefetch_descriptors(s, rows, n);
+	for (int i = 0; i < n; i++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumber(&s->nodes[rows[i]].tid);
+
+		if (blkno == HNSW_METAPAGE_BLKNO || blkno == InvalidBlockNumber)
+		{
+			for (int k = 0; k < i; k++)
+				ReleaseBuffer(bufs[k]);
+			corrupt(r->index, blkno, "neighbour points at the metapage");
+		}
+		if (blkno >= r->nblocks)
+		{
+			r->nblocks = RelationGetNumberOfBlocks(r->index);
+			if (blkno >= r->nblocks)
+			{
+				for (int k = 0; k < i; k++)
+					ReleaseBuffer(bufs[k]);
+				corrupt(r->index, blkno, "reference beyond the end of the index");
+			}
+		}
+		bufs[i] = hnsw_read_buffer(r->index, blkno, r->nblocks);
+		/* the header and line pointers, and the special area a block's first visit checks */
+		__builtin_prefetch(BufferGetPage(bufs[i]));
+		__builtin_prefetch((const char *) BufferGetPage(bufs[i]) + BLCKSZ - 64);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		HnswNode   *nd = &s->nodes[rows[i]];
+		BlockNumber blkno = ItemPointerGetBlockNumber(&nd->tid);
+		Page		page;
+		HnswElement e;
+
+		/* the reader checks the page (type once per block, header always) as for a single element */
+		r->buf = bufs[i];
+		r->blkno = blkno;
+		page = HnswReaderLock(r, blkno);
+		e = HnswGetElement(s->index, s->meta, page, blkno, ItemPointerGetOffsetNumber(&nd->tid), true);
+		r->buf = InvalidBuffer;
+		r->blkno = InvalidBlockNumber;
+		if (e == NULL)
+		{
+			LockBuffer(bufs[i], BUFFER_LOCK_UNLOCK);
+			nd->flags |= HNSW_NODE_EXPANDED | HNSW_NODE_EMITTED;
+			ok[i] = false;
+			vecs[i] = NULL;
+			continue;
+		}
+		nd->heaptid = e->heaptid;
+		nd->level = e->level;
+		if (e->flags & HNSW_ELEMENT_DELETED)
+			nd->flags |= HNSW_NODE_DELETED;
+		vecs[i] = HnswElementVector(e);
+		for (Size k = 0; k < vec_bytes; k += 64)
+			__builtin_prefetch((const char *) vecs[i] + k);
+		LockBuffer(bufs[i], BUFFER_LOCK_UNLOCK);
+		ok[i] = true;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (ok[i])
+			s->nodes[rows[i]].d = HnswDistance(s->meta, s->query, vecs[i]);
+		ReleaseBuffer(bufs[i]);
+	}
+}
+
+/*
  * SEARCH-LAYER (Algorithm 2 of the HNSW paper) over pages, continuing from the current candidates and
  * nearest set. With keep_discarded, every element seen but not among the ef nearest goes to the
  * discarded heap, from which an iterative scan's next round starts.
@@ -710,6 +897,7 @@ HnswSearchLayer(HnswSearch *s, int ef, int layer)
 	{
 		HnswCand	c = s->cand[0];
 		int			nn;
+		int			n_new;
 
 		if (s->n_top >= ef && c.d > s->top[0].d)
 			break;
@@ -718,18 +906,26 @@ HnswSearchLayer(HnswSearch *s, int ef, int layer)
 			continue;
 		s->nodes[c.node].flags |= HNSW_NODE_EXPANDED;
 		nn = HnswReadNeighbors(&s->reader, s->meta, &s->nodes[c.node].tid, layer, s->nbuf, s->cap_nbuf);
+		n_new = 0;
 		for (int i = 0; i < nn; i++)
 		{
 			bool		is_new;
 			int			row;
-			HnswCand	nc;
 
 			if (!ItemPointerIsValid(&s->nbuf[i]))
 				continue;
 			row = HnswSearchVisit(s, &s->nbuf[i], &is_new);
-			if (!is_new)
-				continue;
-			if (!fill_node(s, row))
+			if (is_new)
+				s->fresh[n_new++] = row;
+		}
+		for (int b = 0; b < n_new; b += HNSW_FILL_BATCH)
+			fill_batch(s, s->fresh + b, Min(HNSW_FILL_BATCH, n_new - b), s->fresh_ok + b);
+		for (int i = 0; i < n_new; i++)
+		{
+			int			row = s->fresh[i];
+			HnswCand	nc;
+
+			if (!s->fresh_ok[i])
 				continue;
 			nc.d = s->nodes[row].d;
 			nc.node = row;
