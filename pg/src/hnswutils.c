@@ -845,6 +845,26 @@ fill_batch(HnswSearch *s, const int *rows, int n, bool *ok)
 		__builtin_prefetch(BufferGetPage(bufs[i]));
 		__builtin_prefetch((const char *) BufferGetPage(bufs[i]) + BLCKSZ - 64);
 	}
+
+	/*
+	 * Prefetch each element, found through its line pointer read without the content lock: a racy read
+	 * can only send a prefetch to the wrong place on the page, which is harmless; the element is read
+	 * for real under the lock below.
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		const char *page = (const char *) BufferGetPage(bufs[i]);
+		OffsetNumber offno = ItemPointerGetOffsetNumber(&s->nodes[rows[i]].tid);
+
+		if (offno >= FirstOffsetNumber && offno <= PageGetMaxOffsetNumber((Page) page))
+		{
+			Size		off = ItemIdGetOffset(PageGetItemId((Page) page, offno));
+
+			if (off < BLCKSZ)
+				for (Size k = off & ~(Size) 63; k < Min(off + vec_bytes + 64, BLCKSZ); k += 64)
+					__builtin_prefetch(page + k);
+		}
+	}
 	for (int i = 0; i < n; i++)
 	{
 		HnswNode   *nd = &s->nodes[rows[i]];
@@ -872,8 +892,6 @@ fill_batch(HnswSearch *s, const int *rows, int n, bool *ok)
 		if (e->flags & HNSW_ELEMENT_DELETED)
 			nd->flags |= HNSW_NODE_DELETED;
 		vecs[i] = HnswElementVector(e);
-		for (Size k = 0; k < vec_bytes; k += 64)
-			__builtin_prefetch((const char *) vecs[i] + k);
 		LockBuffer(bufs[i], BUFFER_LOCK_UNLOCK);
 		ok[i] = true;
 	}
