@@ -6,7 +6,13 @@
 
 #include "pgml/hnsw.h"
 
-/* The widest kernels the CPU supports (hnsw_kernels.c). */
+/* An internal distance (see pgml_hnsw_distance) between two float32 vectors of n dimensions. */
+typedef float (*hnsw_dist_fn) (const float *a, const float *b, size_t n);
+
+/* The widest kernel the CPU supports for metric (hnsw_kernels.c). */
+hnsw_dist_fn hnsw_kernel(pgml_hnsw_metric metric);
+
+/* The same, by operation. */
 float		hnsw_dot_f32(const float *a, const float *b, size_t n);
 float		hnsw_l2sq_f32(const float *a, const float *b, size_t n);
 float		hnsw_l1_f32(const float *a, const float *b, size_t n);
