@@ -33,6 +33,8 @@
  */
 #include "hnsw_int.h"
 
+#include "pgml/distance.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -75,7 +77,6 @@ typedef struct hnsw_scratch
 	uint32_t   *nbuf;			/* (2m + 1) a copied link list, or candidates while pruning */
 	uint32_t   *ubuf;			/* (2m + 1) the unvisited ones among them */
 	hnsw_cand  *pbuf;			/* (2m + 1) candidates while pruning */
-	const float **vecs;			/* (cap_top) selection inputs */
 	float	   *dists;
 	int		   *sel;
 } hnsw_scratch;
@@ -88,19 +89,23 @@ struct pgml_hnsw_graph
 	int			sel0;			/* neighbours a new element picks on layer 0: 2m, as pgvector (m, as
 								 * hnswlib, builds twice as fast but needs a much larger ef_search for
 								 * the same recall on 384-dim embeddings) */
-	hnsw_dist_fn dist;			/* the internal distance of p.metric */
+	hnsw_dist_fn dist;			/* the internal distance of p.metric, on float32 */
+	bool		half;			/* records hold float16 copies (cosine), float32 vectors live apart */
+	hnsw_half_fn dist_q16;		/* half: −(float32 query · float16 record) */
+	hnsw_half_fn dist_16;		/* half: −(float16 · float16) */
 	size_t		n;				/* elements added */
 	size_t		n_linked;
 	hnsw_node  *nodes;
 	size_t		cap_nodes;
 	char	  **chunks;			/* (n_chunks) records, 64-byte aligned */
 	void	  **chunk_mem;		/* (n_chunks) what was allocated for each */
+	float	  **fchunks;		/* half: (n_chunks, chunk_elems, dim) the float32 vectors */
 	size_t		n_chunks,
 				cap_chunks,
 				chunk_elems;	/* a power of two */
 	int			chunk_shift;	/* log2(chunk_elems) */
 	size_t		rec_bytes;		/* bytes per record, a multiple of CACHE_LINE */
-	size_t		vec_bytes;		/* dim floats */
+	size_t		vec_bytes;		/* the record's vector: dim float32, or float16 when half */
 	char	  **blocks;			/* link storage */
 	size_t		n_blocks,
 				cap_blocks,
@@ -176,9 +181,12 @@ pgml_hnsw_normalize(float *x, size_t dim)
 	return true;
 }
 
-/* pgml_hnsw_select with the kernel already chosen */
-static int
-select_neighbors(hnsw_dist_fn dist, size_t dim, const float *const *vecs, const float *dists,
+/*
+ * The heuristic of pgml_hnsw_select, with pair(ctx, i, j) the distance between candidates i and j
+ * (inlined into each caller with its own pair).
+ */
+static inline int
+select_heuristic(float (*pair) (const void *ctx, int i, int j), const void *ctx, const float *dists,
 				 int n, int m, int min_keep, int *selected)
 {
 	int			k = 0;
@@ -189,7 +197,7 @@ select_neighbors(hnsw_dist_fn dist, size_t dim, const float *const *vecs, const 
 
 		for (int j = 0; j < k; j++)
 		{
-			if (dist(vecs[i], vecs[selected[j]], dim) < dists[i])
+			if (pair(ctx, i, selected[j]) < dists[i])
 			{
 				good = false;
 				break;
@@ -218,11 +226,28 @@ select_neighbors(hnsw_dist_fn dist, size_t dim, const float *const *vecs, const 
 	return k;
 }
 
+typedef struct select_vecs
+{
+	hnsw_dist_fn dist;
+	size_t		dim;
+	const float *const *vecs;
+} select_vecs;
+
+static float
+select_vecs_pair(const void *ctx, int i, int j)
+{
+	const select_vecs *sv = ctx;
+
+	return sv->dist(sv->vecs[i], sv->vecs[j], sv->dim);
+}
+
 int
 pgml_hnsw_select(pgml_hnsw_metric metric, size_t dim, const float *const *vecs, const float *dists,
 				 int n, int m, int min_keep, int *selected)
 {
-	return select_neighbors(hnsw_kernel(metric), dim, vecs, dists, n, m, min_keep, selected);
+	select_vecs sv = {hnsw_kernel(metric), dim, vecs};
+
+	return select_heuristic(select_vecs_pair, &sv, dists, n, m, min_keep, selected);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -319,10 +344,59 @@ rec_of(const pgml_hnsw_graph *g, uint32_t id)
 	return g->chunks[id >> g->chunk_shift] + (size_t) (id & (g->chunk_elems - 1)) * g->rec_bytes;
 }
 
+/* The float32 vector of id (normalized for cosine). */
 static inline const float *
-vec_of(const pgml_hnsw_graph *g, uint32_t id)
+fvec_of(const pgml_hnsw_graph *g, uint32_t id)
 {
+	if (g->half)
+		return g->fchunks[id >> g->chunk_shift] + (size_t) (id & (g->chunk_elems - 1)) * (size_t) g->p.dim;
 	return (const float *) rec_of(g, id);
+}
+
+/* The internal distance from a float32 query to element id, from its record. */
+static inline float
+dist_q(const pgml_hnsw_graph *g, const float *q, uint32_t id)
+{
+	if (g->half)
+		return g->dist_q16(q, rec_of(g, id), (size_t) g->p.dim);
+	return g->dist(q, (const float *) rec_of(g, id), (size_t) g->p.dim);
+}
+
+/* The internal distance between elements a and b, from their records. */
+static inline float
+dist_ids(const pgml_hnsw_graph *g, uint32_t a, uint32_t b)
+{
+	if (g->half)
+		return g->dist_16(rec_of(g, a), rec_of(g, b), (size_t) g->p.dim);
+	return g->dist((const float *) rec_of(g, a), (const float *) rec_of(g, b), (size_t) g->p.dim);
+}
+
+typedef struct select_cands
+{
+	const pgml_hnsw_graph *g;
+	const hnsw_cand *c;
+} select_cands;
+
+static float
+select_cands_pair(const void *ctx, int i, int j)
+{
+	const select_cands *sc = ctx;
+
+	return dist_ids(sc->g, sc->c[i].id, sc->c[j].id);
+}
+
+/*
+ * Chooses neighbours among n candidates c (sorted nearest first, c[i].d their distance to the base
+ * element) with the heuristic; writes the indexes of the kept ones to s->sel and returns how many.
+ */
+static int
+select_neighbors(const pgml_hnsw_graph *g, hnsw_scratch *s, const hnsw_cand *c, int n, int m)
+{
+	select_cands sc = {g, c};
+
+	for (int i = 0; i < n; i++)
+		s->dists[i] = c[i].d;
+	return select_heuristic(select_cands_pair, &sc, s->dists, n, m, m / 2, s->sel);
 }
 
 static inline atomic_uint *
@@ -418,9 +492,12 @@ pgml_hnsw_new(const pgml_hnsw_params *params, pgml_hnsw_graph **out, pgml_err *e
 	g->capu = params->m;
 	g->sel0 = g->cap0;
 	g->dist = hnsw_kernel(params->metric);
+	g->half = params->metric == PGML_HNSW_COSINE;
+	g->dist_q16 = hnsw_kernel_negdot_f32_f16();
+	g->dist_16 = hnsw_kernel_negdot_f16_f16();
 	g->entry = -1;
 	g->top_level = -1;
-	g->vec_bytes = (size_t) params->dim * sizeof(float);
+	g->vec_bytes = (size_t) params->dim * (g->half ? sizeof(uint16_t) : sizeof(float));
 	g->rec_bytes = g->vec_bytes + sizeof(uint32_t) * (size_t) (2 + g->cap0);
 	g->rec_bytes = (g->rec_bytes + CACHE_LINE - 1) & ~(size_t) (CACHE_LINE - 1);
 	g->chunk_elems = 16;
@@ -454,9 +531,14 @@ pgml_hnsw_free(pgml_hnsw_graph *g)
 		return;
 	free_scratch(g);
 	for (size_t i = 0; i < g->n_chunks; i++)
+	{
 		pgml_free(g->chunk_mem[i]);
+		if (g->half)
+			pgml_free(g->fchunks[i]);
+	}
 	pgml_free(g->chunks);
 	pgml_free(g->chunk_mem);
+	pgml_free(g->fchunks);
 	for (size_t i = 0; i < g->n_blocks; i++)
 		pgml_free(g->blocks[i]);
 	pgml_free(g->blocks);
@@ -480,6 +562,7 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 	size_t		n_links;
 	size_t		link_bytes;
 	size_t		chunk_bytes = g->chunk_elems * g->rec_bytes + CACHE_LINE;
+	size_t		fchunk_bytes = g->half ? g->chunk_elems * (size_t) g->p.dim * sizeof(float) : 0;
 	bool		new_chunk;
 	bool		new_block;
 	size_t		extra = 0;
@@ -497,7 +580,7 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 
 	/* what this element would cost: a new record chunk, a new link block, more node slots */
 	if (new_chunk)
-		extra += chunk_bytes;
+		extra += chunk_bytes + fchunk_bytes;
 	if (new_block)
 		extra += link_bytes > LINK_BLOCK_BYTES ? link_bytes : LINK_BLOCK_BYTES;
 	if (g->n >= g->cap_nodes)
@@ -525,6 +608,7 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 			size_t		nc = g->cap_chunks ? g->cap_chunks * 2 : 64;
 			char	  **p = pgml_realloc(g->chunks, nc * sizeof(char *));
 			void	  **pm;
+			float	  **pf;
 
 			if (p == NULL)
 				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
@@ -533,14 +617,28 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 			if (pm == NULL)
 				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 			g->chunk_mem = pm;
+			pf = pgml_realloc(g->fchunks, nc * sizeof(float *));
+			if (pf == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			g->fchunks = pf;
 			g->cap_chunks = nc;
+		}
+		if (g->half)
+		{
+			g->fchunks[g->n_chunks] = pgml_malloc(fchunk_bytes);
+			if (g->fchunks[g->n_chunks] == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 		}
 		mem = pgml_malloc(chunk_bytes);
 		if (mem == NULL)
+		{
+			if (g->half)
+				pgml_free(g->fchunks[g->n_chunks]);
 			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		}
 		g->chunk_mem[g->n_chunks] = mem;
 		g->chunks[g->n_chunks++] = (char *) (((uintptr_t) mem + CACHE_LINE - 1) & ~(uintptr_t) (CACHE_LINE - 1));
-		g->bytes += chunk_bytes;
+		g->bytes += chunk_bytes + fchunk_bytes;
 	}
 	if (new_block)
 	{
@@ -579,9 +677,17 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 	rec = rec_of(g, id);
 	memset(rec, 0, g->rec_bytes);
 	atomic_init(lock_of(g, id), 0);
-	memcpy(rec, x, g->vec_bytes);
-	if (g->p.metric == PGML_HNSW_COSINE)
-		(void) pgml_hnsw_normalize((float *) rec, (size_t) g->p.dim);
+	if (g->half)
+	{
+		/* cosine: the normalized vector apart, a float16 copy (|x| <= 1, no overflow) in the record */
+		float	   *f = (float *) fvec_of(g, id);
+
+		memcpy(f, x, (size_t) g->p.dim * sizeof(float));
+		(void) pgml_hnsw_normalize(f, (size_t) g->p.dim);
+		pgml_f32_to_f16_n(f, (uint16_t *) rec, (size_t) g->p.dim);
+	}
+	else
+		memcpy(rec, x, g->vec_bytes);
 	g->n++;
 	return PGML_OK;
 }
@@ -607,11 +713,10 @@ scratch_init(hnsw_scratch *s, size_t visited_cap, int ef, int cap0)
 	s->nbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
 	s->ubuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
 	s->pbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(hnsw_cand));
-	s->vecs = pgml_malloc(cap * sizeof(float *));
 	s->dists = pgml_malloc(cap * sizeof(float));
 	s->sel = pgml_malloc(cap * sizeof(int));
 	return s->visited && s->touched && s->cand && s->top && s->w && s->eps && s->nbuf && s->ubuf &&
-		s->pbuf && s->vecs && s->dists && s->sel;
+		s->pbuf && s->dists && s->sel;
 }
 
 static void
@@ -626,7 +731,6 @@ scratch_release(hnsw_scratch *s)
 	pgml_free(s->nbuf);
 	pgml_free(s->ubuf);
 	pgml_free(s->pbuf);
-	pgml_free(s->vecs);
 	pgml_free(s->dists);
 	pgml_free(s->sel);
 }
@@ -667,8 +771,6 @@ static int
 search_layer(const pgml_hnsw_graph *g, hnsw_scratch *s, size_t visited_cap, const float *q,
 			 const hnsw_cand *eps, int n_eps, int ef, int layer)
 {
-	hnsw_dist_fn dist = g->dist;
-	size_t		dim = (size_t) g->p.dim;
 	int			n;
 
 	s->n_cand = 0;
@@ -710,7 +812,7 @@ search_layer(const pgml_hnsw_graph *g, hnsw_scratch *s, size_t visited_cap, cons
 			uint32_t	id = s->ubuf[i];
 			float		d;
 
-			d = dist(q, vec_of(g, id), dim);
+			d = dist_q(g, q, id);
 			if (s->n_top < (size_t) ef || d < s->top[0].d)
 			{
 				hnsw_cand	nc = {d, id};
@@ -753,7 +855,7 @@ greedy(const pgml_hnsw_graph *g, hnsw_scratch *s, const float *q, uint32_t *cur,
 
 			if (i + 1 < nn)
 				prefetch_rec(g, s->nbuf[i + 1]);
-			d = g->dist(q, vec_of(g, s->nbuf[i]), (size_t) g->p.dim);
+			d = dist_q(g, q, s->nbuf[i]);
 
 			if (d < *curd)
 			{
@@ -788,7 +890,7 @@ pgml_hnsw_search(const pgml_hnsw_graph *g, const float *q, int k, int ef, uint32
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	}
 	cur = (uint32_t) g->entry;
-	curd = g->dist(q, vec_of(g, cur), (size_t) g->p.dim);
+	curd = dist_q(g, q, cur);
 	for (int l = g->top_level; l > 0; l--)
 		greedy(g, &s, q, &cur, &curd, l);
 	ep.d = curd;
@@ -823,8 +925,6 @@ add_backlink(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t nb, uint32_t id, int 
 	atomic_uint *lock = lock_of(g, nb);
 	uint32_t   *l = links_of(g, nb, layer);
 	int			cap = layer == 0 ? g->cap0 : g->capu;
-	size_t		dim = (size_t) g->p.dim;
-	const float *base = vec_of(g, nb);
 	int			n;
 	int			k;
 
@@ -848,17 +948,12 @@ add_backlink(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t nb, uint32_t id, int 
 	for (int i = 0; i < n; i++)
 	{
 		s->pbuf[i].id = l[1 + i];
-		s->pbuf[i].d = g->dist(base, vec_of(g, l[1 + i]), dim);
+		s->pbuf[i].d = dist_ids(g, nb, l[1 + i]);
 	}
 	s->pbuf[n].id = id;
-	s->pbuf[n].d = g->dist(base, vec_of(g, id), dim);
+	s->pbuf[n].d = dist_ids(g, nb, id);
 	qsort(s->pbuf, (size_t) n + 1, sizeof(hnsw_cand), cand_cmp);
-	for (int i = 0; i <= n; i++)
-	{
-		s->vecs[i] = vec_of(g, s->pbuf[i].id);
-		s->dists[i] = s->pbuf[i].d;
-	}
-	k = select_neighbors(g->dist, dim, s->vecs, s->dists, n + 1, cap, cap / 2, s->sel);
+	k = select_neighbors(g, s, s->pbuf, n + 1, cap);
 	for (int i = 0; i < k; i++)
 		l[1 + i] = s->pbuf[s->sel[i]].id;
 	/* the new element stays: a back-link may be the only way to reach it */
@@ -879,8 +974,7 @@ static bool
 insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 {
 	int			level = g->nodes[id].level;
-	const float *q = vec_of(g, id);
-	size_t		dim = (size_t) g->p.dim;
+	const float *q = fvec_of(g, id);
 	bool		hold;
 	int64_t		entry;
 	int			top;
@@ -903,7 +997,7 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 		pthread_mutex_unlock(&g->entry_lock);
 
 	cur = (uint32_t) entry;
-	curd = g->dist(q, vec_of(g, cur), dim);
+	curd = dist_q(g, q, cur);
 	for (int l = top; l > level; l--)
 		greedy(g, s, q, &cur, &curd, l);
 	s->eps[0].d = curd;
@@ -932,12 +1026,7 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 					s->w[kept++] = s->w[i];
 			n = kept;
 		}
-		for (int i = 0; i < n; i++)
-		{
-			s->vecs[i] = vec_of(g, s->w[i].id);
-			s->dists[i] = s->w[i].d;
-		}
-		k = select_neighbors(g->dist, dim, s->vecs, s->dists, n, cap, cap / 2, s->sel);
+		k = select_neighbors(g, s, s->w, n, cap);
 		own = links_of(g, id, l);
 		node_lock(lock);
 		{
@@ -1120,7 +1209,7 @@ pgml_hnsw_level(const pgml_hnsw_graph *g, uint32_t id)
 const float *
 pgml_hnsw_vector(const pgml_hnsw_graph *g, uint32_t id)
 {
-	return id < g->n ? vec_of(g, id) : NULL;
+	return id < g->n ? fvec_of(g, id) : NULL;
 }
 
 uint64_t
