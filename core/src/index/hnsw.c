@@ -76,6 +76,7 @@ typedef struct hnsw_scratch
 	hnsw_cand  *eps;			/* (cap_top) entry points of the next layer */
 	uint32_t   *nbuf;			/* (2m + 1) a copied link list, or candidates while pruning */
 	uint32_t   *ubuf;			/* (2m + 1) the unvisited ones among them */
+	uint32_t   *picked;			/* (2m + 1) the neighbours an insertion chose, to back-link */
 	hnsw_cand  *pbuf;			/* (2m + 1) candidates while pruning */
 	float	   *dists;
 	int		   *sel;
@@ -712,10 +713,11 @@ scratch_init(hnsw_scratch *s, size_t visited_cap, int ef, int cap0)
 	s->eps = pgml_malloc(cap * sizeof(hnsw_cand));
 	s->nbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
 	s->ubuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
+	s->picked = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
 	s->pbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(hnsw_cand));
 	s->dists = pgml_malloc(cap * sizeof(float));
 	s->sel = pgml_malloc(cap * sizeof(int));
-	return s->visited && s->touched && s->cand && s->top && s->w && s->eps && s->nbuf && s->ubuf &&
+	return s->visited && s->touched && s->cand && s->top && s->w && s->eps && s->nbuf && s->ubuf && s->picked &&
 		s->pbuf && s->dists && s->sel;
 }
 
@@ -730,6 +732,7 @@ scratch_release(hnsw_scratch *s)
 	pgml_free(s->eps);
 	pgml_free(s->nbuf);
 	pgml_free(s->ubuf);
+	pgml_free(s->picked);
 	pgml_free(s->pbuf);
 	pgml_free(s->dists);
 	pgml_free(s->sel);
@@ -1050,8 +1053,11 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 			own[0] = (uint32_t) total;
 		}
 		node_unlock(lock);
+		/* add_backlink's pruning reuses s->sel: take the chosen ids out first */
 		for (int i = 0; i < k; i++)
-			add_backlink(g, s, s->w[s->sel[i]].id, id, l);
+			s->picked[i] = s->w[s->sel[i]].id;
+		for (int i = 0; i < k; i++)
+			add_backlink(g, s, s->picked[i], id, l);
 		if (n > 0)
 		{
 			memcpy(s->eps, s->w, (size_t) n * sizeof(hnsw_cand));
