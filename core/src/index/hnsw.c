@@ -1,11 +1,14 @@
 /*
  * hnsw.c — the in-memory HNSW graph (see pgml/hnsw.h).
  *
- * Storage. Vectors live in chunks of a fixed number of elements (so adding never moves them and
- * readers on other threads can keep pointers); each element's links are one uint32 array carved from
- * bump blocks:
+ * Storage. Each element has a record in a chunk of a fixed, power-of-two number of elements (so adding
+ * never moves it and readers on other threads can keep pointers). Records are 64-byte aligned and hold
+ * what a search touches, so that reaching a neighbour costs one run of adjacent cache lines:
  *
- *     [count₀, id × 2m] [count₁, id × m] ... [count_level, id × m]
+ *     [vector: dim floats] [lock] [count₀, id × 2m]        (padded to a multiple of 64 bytes)
+ *
+ * The links of the upper layers, which only a few elements have, are one uint32 array per element
+ * carved from bump blocks: [count₁, id × m] ... [count_level, id × m].
  *
  * Parallel linking. Every participant inserts its share of elements with the paper's INSERT
  * (Algorithm 1): greedy descent from the entry point through the layers above the element's level,
@@ -16,16 +19,21 @@
  * element: on clustered data the pure heuristic leaves lists of a few links and elements nobody links
  * to, which no search can reach. (Full lists gain a point of recall on embeddings but leave more such
  * orphans on low-dimensional data, and double the build time.)
- * Each element has a one-byte spinlock that guards its link lists; a reader copies a list under the
+ * Each element has a spinlock (in its record) that guards its link lists; a reader copies a list under the
  * lock and releases it before computing distances, and a writer holds only one element's lock at a
  * time, so there is no lock ordering to get wrong. An element that raises the top level holds the
  * entry-point mutex for its whole insertion (as hnswlib does), so the entry point always has links on
  * every layer it claims.
  *
- * Each participant owns a scratch area: a visited array tagged with a per-search generation (no
- * clearing between searches), two binary heaps and buffers for selection, allocated once per graph.
+ * Elements are handed to the participants one at a time from a shared counter, so both threads stay
+ * busy until the last insertion of a batch. Each participant owns a scratch area: a visited bitmap (small
+ * enough to stay in L1/L2; a search clears only the words it set), two binary heaps and buffers for
+ * selection, allocated once per graph. The search loop first drops the visited neighbours of an element
+ * and prefetches the records of the others, so their distances are computed from cache.
  */
 #include "hnsw_int.h"
+
+#include "pgml/distance.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -37,6 +45,8 @@
 #define LINK_BLOCK_BYTES (256 * 1024)
 #define VEC_CHUNK_BYTES (256 * 1024)
 #define LINK_BATCH 4096
+#define CACHE_LINE 64
+#define TOUCHED_CAP 8192		/* visited ids remembered for clearing; more and the bitmap is zeroed */
 
 typedef struct hnsw_cand
 {
@@ -46,16 +56,16 @@ typedef struct hnsw_cand
 
 typedef struct hnsw_node
 {
-	uint32_t   *links;
+	uint32_t   *links;			/* upper layers (NULL at level 0) */
 	uint64_t	payload;
 	uint8_t		level;
-	atomic_uchar lock;
 } hnsw_node;
 
 typedef struct hnsw_scratch
 {
-	uint32_t   *visited;		/* (visited_cap) tag of the search that saw the element */
-	uint32_t	tag;
+	uint64_t   *visited;		/* (visited_cap / 64) bitmap of the elements the current search saw */
+	uint32_t   *touched;		/* (TOUCHED_CAP) the elements it set, to clear them afterwards */
+	size_t		n_touched;		/* > TOUCHED_CAP: clear the whole bitmap */
 	hnsw_cand  *cand;			/* min-heap of elements to expand */
 	size_t		n_cand,
 				cap_cand;
@@ -65,8 +75,9 @@ typedef struct hnsw_scratch
 	hnsw_cand  *w;				/* (cap_top) the result of a layer search, nearest first */
 	hnsw_cand  *eps;			/* (cap_top) entry points of the next layer */
 	uint32_t   *nbuf;			/* (2m + 1) a copied link list, or candidates while pruning */
+	uint32_t   *ubuf;			/* (2m + 1) the unvisited ones among them */
+	uint32_t   *picked;			/* (2m + 1) the neighbours an insertion chose, to back-link */
 	hnsw_cand  *pbuf;			/* (2m + 1) candidates while pruning */
-	const float **vecs;			/* (cap_top) selection inputs */
 	float	   *dists;
 	int		   *sel;
 } hnsw_scratch;
@@ -79,14 +90,23 @@ struct pgml_hnsw_graph
 	int			sel0;			/* neighbours a new element picks on layer 0: 2m, as pgvector (m, as
 								 * hnswlib, builds twice as fast but needs a much larger ef_search for
 								 * the same recall on 384-dim embeddings) */
+	hnsw_dist_fn dist;			/* the internal distance of p.metric, on float32 */
+	bool		half;			/* records hold float16 copies (cosine), float32 vectors live apart */
+	hnsw_half_fn dist_q16;		/* half: −(float32 query · float16 record) */
+	hnsw_half_fn dist_16;		/* half: −(float16 · float16) */
 	size_t		n;				/* elements added */
 	size_t		n_linked;
 	hnsw_node  *nodes;
 	size_t		cap_nodes;
-	float	  **chunks;			/* (n_chunks, chunk_elems, dim) */
+	char	  **chunks;			/* (n_chunks) records, 64-byte aligned */
+	void	  **chunk_mem;		/* (n_chunks) what was allocated for each */
+	float	  **fchunks;		/* half: (n_chunks, chunk_elems, dim) the float32 vectors */
 	size_t		n_chunks,
 				cap_chunks,
-				chunk_elems;
+				chunk_elems;	/* a power of two */
+	int			chunk_shift;	/* log2(chunk_elems) */
+	size_t		rec_bytes;		/* bytes per record, a multiple of CACHE_LINE */
+	size_t		vec_bytes;		/* the record's vector: dim float32, or float16 when half */
 	char	  **blocks;			/* link storage */
 	size_t		n_blocks,
 				cap_blocks,
@@ -107,17 +127,7 @@ struct pgml_hnsw_graph
 float
 pgml_hnsw_distance(pgml_hnsw_metric metric, const float *a, const float *b, size_t dim)
 {
-	switch (metric)
-	{
-		case PGML_HNSW_L2:
-			return hnsw_l2sq_f32(a, b, dim);
-		case PGML_HNSW_IP:
-		case PGML_HNSW_COSINE:
-			return -hnsw_dot_f32(a, b, dim);
-		case PGML_HNSW_L1:
-			return hnsw_l1_f32(a, b, dim);
-	}
-	return 0;
+	return hnsw_kernel(metric) (a, b, dim);
 }
 
 double
@@ -172,8 +182,12 @@ pgml_hnsw_normalize(float *x, size_t dim)
 	return true;
 }
 
-int
-pgml_hnsw_select(pgml_hnsw_metric metric, size_t dim, const float *const *vecs, const float *dists,
+/*
+ * The heuristic of pgml_hnsw_select, with pair(ctx, i, j) the distance between candidates i and j
+ * (inlined into each caller with its own pair).
+ */
+static inline int
+select_heuristic(float (*pair) (const void *ctx, int i, int j), const void *ctx, const float *dists,
 				 int n, int m, int min_keep, int *selected)
 {
 	int			k = 0;
@@ -184,7 +198,7 @@ pgml_hnsw_select(pgml_hnsw_metric metric, size_t dim, const float *const *vecs, 
 
 		for (int j = 0; j < k; j++)
 		{
-			if (pgml_hnsw_distance(metric, vecs[i], vecs[selected[j]], dim) < dists[i])
+			if (pair(ctx, i, selected[j]) < dists[i])
 			{
 				good = false;
 				break;
@@ -211,6 +225,30 @@ pgml_hnsw_select(pgml_hnsw_metric metric, size_t dim, const float *const *vecs, 
 		}
 	}
 	return k;
+}
+
+typedef struct select_vecs
+{
+	hnsw_dist_fn dist;
+	size_t		dim;
+	const float *const *vecs;
+} select_vecs;
+
+static float
+select_vecs_pair(const void *ctx, int i, int j)
+{
+	const select_vecs *sv = ctx;
+
+	return sv->dist(sv->vecs[i], sv->vecs[j], sv->dim);
+}
+
+int
+pgml_hnsw_select(pgml_hnsw_metric metric, size_t dim, const float *const *vecs, const float *dists,
+				 int n, int m, int min_keep, int *selected)
+{
+	select_vecs sv = {hnsw_kernel(metric), dim, vecs};
+
+	return select_heuristic(select_vecs_pair, &sv, dists, n, m, min_keep, selected);
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -301,30 +339,99 @@ cand_cmp(const void *a, const void *b)
  * Graph storage
  * ------------------------------------------------------------------------------------------------- */
 
-static inline const float *
-vec_of(const pgml_hnsw_graph *g, uint32_t id)
+static inline char *
+rec_of(const pgml_hnsw_graph *g, uint32_t id)
 {
-	return g->chunks[id / g->chunk_elems] + (size_t) (id % g->chunk_elems) * (size_t) g->p.dim;
+	return g->chunks[id >> g->chunk_shift] + (size_t) (id & (g->chunk_elems - 1)) * g->rec_bytes;
+}
+
+/* The float32 vector of id (normalized for cosine). */
+static inline const float *
+fvec_of(const pgml_hnsw_graph *g, uint32_t id)
+{
+	if (g->half)
+		return g->fchunks[id >> g->chunk_shift] + (size_t) (id & (g->chunk_elems - 1)) * (size_t) g->p.dim;
+	return (const float *) rec_of(g, id);
+}
+
+/* The internal distance from a float32 query to element id, from its record. */
+static inline float
+dist_q(const pgml_hnsw_graph *g, const float *q, uint32_t id)
+{
+	if (g->half)
+		return g->dist_q16(q, rec_of(g, id), (size_t) g->p.dim);
+	return g->dist(q, (const float *) rec_of(g, id), (size_t) g->p.dim);
+}
+
+/* The internal distance between elements a and b, from their records. */
+static inline float
+dist_ids(const pgml_hnsw_graph *g, uint32_t a, uint32_t b)
+{
+	if (g->half)
+		return g->dist_16(rec_of(g, a), rec_of(g, b), (size_t) g->p.dim);
+	return g->dist((const float *) rec_of(g, a), (const float *) rec_of(g, b), (size_t) g->p.dim);
+}
+
+typedef struct select_cands
+{
+	const pgml_hnsw_graph *g;
+	const hnsw_cand *c;
+} select_cands;
+
+static float
+select_cands_pair(const void *ctx, int i, int j)
+{
+	const select_cands *sc = ctx;
+
+	return dist_ids(sc->g, sc->c[i].id, sc->c[j].id);
+}
+
+/*
+ * Chooses neighbours among n candidates c (sorted nearest first, c[i].d their distance to the base
+ * element) with the heuristic; writes the indexes of the kept ones to s->sel and returns how many.
+ */
+static int
+select_neighbors(const pgml_hnsw_graph *g, hnsw_scratch *s, const hnsw_cand *c, int n, int m)
+{
+	select_cands sc = {g, c};
+
+	for (int i = 0; i < n; i++)
+		s->dists[i] = c[i].d;
+	return select_heuristic(select_cands_pair, &sc, s->dists, n, m, m / 2, s->sel);
+}
+
+static inline atomic_uint *
+lock_of(const pgml_hnsw_graph *g, uint32_t id)
+{
+	return (atomic_uint *) (rec_of(g, id) + g->vec_bytes);
 }
 
 static inline uint32_t *
 links_of(const pgml_hnsw_graph *g, uint32_t id, int layer)
 {
-	uint32_t   *l = g->nodes[id].links;
-
 	if (layer == 0)
-		return l;
-	return l + (1 + g->cap0) + (size_t) (layer - 1) * (1 + g->capu);
+		return (uint32_t *) (rec_of(g, id) + g->vec_bytes + sizeof(uint32_t));
+	return g->nodes[id].links + (size_t) (layer - 1) * (1 + g->capu);
+}
+
+/* Asks for the whole record of id (vector and layer-0 links) to be brought into cache. */
+static inline void
+prefetch_rec(const pgml_hnsw_graph *g, uint32_t id)
+{
+	const char *r = rec_of(g, id);
+
+	for (size_t off = 0; off < g->rec_bytes; off += CACHE_LINE)
+		__builtin_prefetch(r + off);
 }
 
 static inline void
-node_lock(hnsw_node *n)
+node_lock(atomic_uint *lock)
 {
 	int			spins = 0;
 
-	while (atomic_exchange_explicit(&n->lock, 1, memory_order_acquire))
+	while (atomic_exchange_explicit(lock, 1, memory_order_acquire))
 	{
-		while (atomic_load_explicit(&n->lock, memory_order_relaxed))
+		while (atomic_load_explicit(lock, memory_order_relaxed))
 		{
 			if (++spins > 64)
 			{
@@ -336,26 +443,26 @@ node_lock(hnsw_node *n)
 }
 
 static inline void
-node_unlock(hnsw_node *n)
+node_unlock(atomic_uint *lock)
 {
-	atomic_store_explicit(&n->lock, 0, memory_order_release);
+	atomic_store_explicit(lock, 0, memory_order_release);
 }
 
 /* Copies the links of id at layer into buf under the element's lock; returns their count. */
 static int
 copy_links(const pgml_hnsw_graph *g, uint32_t id, int layer, uint32_t *buf)
 {
-	hnsw_node  *node = &g->nodes[id];
+	atomic_uint *lock = lock_of(g, id);
 	uint32_t   *l;
 	int			n;
 
-	if (layer > node->level)
+	if (layer > 0 && layer > g->nodes[id].level)
 		return 0;
 	l = links_of(g, id, layer);
-	node_lock(node);
+	node_lock(lock);
 	n = (int) l[0];
 	memcpy(buf, l + 1, (size_t) n * sizeof(uint32_t));
-	node_unlock(node);
+	node_unlock(lock);
 	return n;
 }
 
@@ -385,11 +492,22 @@ pgml_hnsw_new(const pgml_hnsw_params *params, pgml_hnsw_graph **out, pgml_err *e
 	g->cap0 = 2 * params->m;
 	g->capu = params->m;
 	g->sel0 = g->cap0;
+	g->dist = hnsw_kernel(params->metric);
+	g->half = params->metric == PGML_HNSW_COSINE;
+	g->dist_q16 = hnsw_kernel_negdot_f32_f16();
+	g->dist_16 = hnsw_kernel_negdot_f16_f16();
 	g->entry = -1;
 	g->top_level = -1;
-	g->chunk_elems = VEC_CHUNK_BYTES / ((size_t) params->dim * sizeof(float));
-	if (g->chunk_elems < 16)
-		g->chunk_elems = 16;
+	g->vec_bytes = (size_t) params->dim * (g->half ? sizeof(uint16_t) : sizeof(float));
+	g->rec_bytes = g->vec_bytes + sizeof(uint32_t) * (size_t) (2 + g->cap0);
+	g->rec_bytes = (g->rec_bytes + CACHE_LINE - 1) & ~(size_t) (CACHE_LINE - 1);
+	g->chunk_elems = 16;
+	g->chunk_shift = 4;
+	while (g->chunk_elems * 2 * g->rec_bytes <= VEC_CHUNK_BYTES)
+	{
+		g->chunk_elems *= 2;
+		g->chunk_shift++;
+	}
 	pthread_mutex_init(&g->entry_lock, NULL);
 	*out = g;
 	return PGML_OK;
@@ -414,8 +532,14 @@ pgml_hnsw_free(pgml_hnsw_graph *g)
 		return;
 	free_scratch(g);
 	for (size_t i = 0; i < g->n_chunks; i++)
-		pgml_free(g->chunks[i]);
+	{
+		pgml_free(g->chunk_mem[i]);
+		if (g->half)
+			pgml_free(g->fchunks[i]);
+	}
 	pgml_free(g->chunks);
+	pgml_free(g->chunk_mem);
+	pgml_free(g->fchunks);
 	for (size_t i = 0; i < g->n_blocks; i++)
 		pgml_free(g->blocks[i]);
 	pgml_free(g->blocks);
@@ -438,21 +562,27 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 	int			level;
 	size_t		n_links;
 	size_t		link_bytes;
+	size_t		chunk_bytes = g->chunk_elems * g->rec_bytes + CACHE_LINE;
+	size_t		fchunk_bytes = g->half ? g->chunk_elems * (size_t) g->p.dim * sizeof(float) : 0;
+	bool		new_chunk;
+	bool		new_block;
 	size_t		extra = 0;
 	hnsw_node  *node;
-	float	   *dst;
+	char	   *rec;
 
 	if (g->n >= UINT32_MAX - 1)
 		return pgml_error(err, PGML_ERR_LIMIT, "hnsw graph is full");
 	id = (uint32_t) g->n;
 	level = pgml_hnsw_random_level(g->p.seed, id, g->p.m, g->p.max_level);
-	n_links = (size_t) (1 + g->cap0) + (size_t) level * (1 + g->capu);
+	n_links = (size_t) level * (1 + g->capu);
 	link_bytes = (n_links * sizeof(uint32_t) + 7) & ~(size_t) 7;
+	new_chunk = (id >> g->chunk_shift) >= g->n_chunks;
+	new_block = level > 0 && (g->n_blocks == 0 || g->block_used + link_bytes > LINK_BLOCK_BYTES);
 
-	/* what this element would cost: a new vector chunk, a new link block, more node slots */
-	if (id / g->chunk_elems >= g->n_chunks)
-		extra += g->chunk_elems * (size_t) g->p.dim * sizeof(float);
-	if (g->n_blocks == 0 || g->block_used + link_bytes > LINK_BLOCK_BYTES)
+	/* what this element would cost: a new record chunk, a new link block, more node slots */
+	if (new_chunk)
+		extra += chunk_bytes + fchunk_bytes;
+	if (new_block)
 		extra += link_bytes > LINK_BLOCK_BYTES ? link_bytes : LINK_BLOCK_BYTES;
 	if (g->n >= g->cap_nodes)
 		extra += (g->cap_nodes ? g->cap_nodes : 1024) * sizeof(hnsw_node);
@@ -470,27 +600,48 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 		g->nodes = p;
 		g->cap_nodes = nc;
 	}
-	if (id / g->chunk_elems >= g->n_chunks)
+	if (new_chunk)
 	{
-		float	   *c;
+		void	   *mem;
 
 		if (g->n_chunks >= g->cap_chunks)
 		{
 			size_t		nc = g->cap_chunks ? g->cap_chunks * 2 : 64;
-			float	  **p = pgml_realloc(g->chunks, nc * sizeof(float *));
+			char	  **p = pgml_realloc(g->chunks, nc * sizeof(char *));
+			void	  **pm;
+			float	  **pf;
 
 			if (p == NULL)
 				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 			g->chunks = p;
+			pm = pgml_realloc(g->chunk_mem, nc * sizeof(void *));
+			if (pm == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			g->chunk_mem = pm;
+			pf = pgml_realloc(g->fchunks, nc * sizeof(float *));
+			if (pf == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			g->fchunks = pf;
 			g->cap_chunks = nc;
 		}
-		c = pgml_malloc(g->chunk_elems * (size_t) g->p.dim * sizeof(float));
-		if (c == NULL)
+		if (g->half)
+		{
+			g->fchunks[g->n_chunks] = pgml_malloc(fchunk_bytes);
+			if (g->fchunks[g->n_chunks] == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		}
+		mem = pgml_malloc(chunk_bytes);
+		if (mem == NULL)
+		{
+			if (g->half)
+				pgml_free(g->fchunks[g->n_chunks]);
 			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
-		g->chunks[g->n_chunks++] = c;
-		g->bytes += g->chunk_elems * (size_t) g->p.dim * sizeof(float);
+		}
+		g->chunk_mem[g->n_chunks] = mem;
+		g->chunks[g->n_chunks++] = (char *) (((uintptr_t) mem + CACHE_LINE - 1) & ~(uintptr_t) (CACHE_LINE - 1));
+		g->bytes += chunk_bytes + fchunk_bytes;
 	}
-	if (g->n_blocks == 0 || g->block_used + link_bytes > LINK_BLOCK_BYTES)
+	if (new_block)
 	{
 		size_t		bs = link_bytes > LINK_BLOCK_BYTES ? link_bytes : LINK_BLOCK_BYTES;
 		char	   *b;
@@ -514,17 +665,30 @@ pgml_hnsw_add(pgml_hnsw_graph *g, const float *x, uint64_t payload, pgml_err *er
 	}
 
 	node = &g->nodes[id];
-	node->links = (uint32_t *) (g->blocks[g->n_blocks - 1] + g->block_used);
-	g->block_used += link_bytes;
-	memset(node->links, 0, n_links * sizeof(uint32_t));
+	node->links = NULL;
+	if (level > 0)
+	{
+		node->links = (uint32_t *) (g->blocks[g->n_blocks - 1] + g->block_used);
+		g->block_used += link_bytes;
+		memset(node->links, 0, n_links * sizeof(uint32_t));
+	}
 	node->payload = payload;
 	node->level = (uint8_t) level;
-	atomic_init(&node->lock, 0);
 
-	dst = (float *) vec_of(g, id);
-	memcpy(dst, x, (size_t) g->p.dim * sizeof(float));
-	if (g->p.metric == PGML_HNSW_COSINE)
-		(void) pgml_hnsw_normalize(dst, (size_t) g->p.dim);
+	rec = rec_of(g, id);
+	memset(rec, 0, g->rec_bytes);
+	atomic_init(lock_of(g, id), 0);
+	if (g->half)
+	{
+		/* cosine: the normalized vector apart, a float16 copy (|x| <= 1, no overflow) in the record */
+		float	   *f = (float *) fvec_of(g, id);
+
+		memcpy(f, x, (size_t) g->p.dim * sizeof(float));
+		(void) pgml_hnsw_normalize(f, (size_t) g->p.dim);
+		pgml_f32_to_f16_n(f, (uint16_t *) rec, (size_t) g->p.dim);
+	}
+	else
+		memcpy(rec, x, g->vec_bytes);
 	g->n++;
 	return PGML_OK;
 }
@@ -539,7 +703,8 @@ scratch_init(hnsw_scratch *s, size_t visited_cap, int ef, int cap0)
 	size_t		cap = (size_t) (ef > cap0 + 1 ? ef : cap0 + 1) + 1;
 
 	memset(s, 0, sizeof(*s));
-	s->visited = pgml_calloc(visited_cap ? visited_cap : 1, sizeof(uint32_t));
+	s->visited = pgml_calloc(visited_cap / 64 + 1, sizeof(uint64_t));
+	s->touched = pgml_malloc(TOUCHED_CAP * sizeof(uint32_t));
 	s->cap_cand = cap * 4;
 	s->cand = pgml_malloc(s->cap_cand * sizeof(hnsw_cand));
 	s->cap_top = cap;
@@ -547,37 +712,58 @@ scratch_init(hnsw_scratch *s, size_t visited_cap, int ef, int cap0)
 	s->w = pgml_malloc(cap * sizeof(hnsw_cand));
 	s->eps = pgml_malloc(cap * sizeof(hnsw_cand));
 	s->nbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
+	s->ubuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
+	s->picked = pgml_malloc((size_t) (cap0 + 1) * sizeof(uint32_t));
 	s->pbuf = pgml_malloc((size_t) (cap0 + 1) * sizeof(hnsw_cand));
-	s->vecs = pgml_malloc(cap * sizeof(float *));
 	s->dists = pgml_malloc(cap * sizeof(float));
 	s->sel = pgml_malloc(cap * sizeof(int));
-	return s->visited && s->cand && s->top && s->w && s->eps && s->nbuf && s->pbuf && s->vecs &&
-		s->dists && s->sel;
+	return s->visited && s->touched && s->cand && s->top && s->w && s->eps && s->nbuf && s->ubuf && s->picked &&
+		s->pbuf && s->dists && s->sel;
 }
 
 static void
 scratch_release(hnsw_scratch *s)
 {
 	pgml_free(s->visited);
+	pgml_free(s->touched);
 	pgml_free(s->cand);
 	pgml_free(s->top);
 	pgml_free(s->w);
 	pgml_free(s->eps);
 	pgml_free(s->nbuf);
+	pgml_free(s->ubuf);
+	pgml_free(s->picked);
 	pgml_free(s->pbuf);
-	pgml_free(s->vecs);
 	pgml_free(s->dists);
 	pgml_free(s->sel);
 }
 
+/* Empties the visited set: the words of the elements it remembers, or all of it. */
 static void
-next_tag(hnsw_scratch *s, size_t visited_cap)
+clear_visited(hnsw_scratch *s, size_t visited_cap)
 {
-	if (++s->tag == 0)
-	{
-		memset(s->visited, 0, visited_cap * sizeof(uint32_t));
-		s->tag = 1;
-	}
+	if (s->n_touched > TOUCHED_CAP)
+		memset(s->visited, 0, (visited_cap / 64 + 1) * sizeof(uint64_t));
+	else
+		for (size_t i = 0; i < s->n_touched; i++)
+			s->visited[s->touched[i] >> 6] = 0;
+	s->n_touched = 0;
+}
+
+/* Marks id visited; returns whether it already was. */
+static inline bool
+test_and_visit(hnsw_scratch *s, uint32_t id)
+{
+	uint64_t	bit = (uint64_t) 1 << (id & 63);
+	uint64_t   *w = &s->visited[id >> 6];
+
+	if (*w & bit)
+		return true;
+	*w |= bit;
+	if (s->n_touched < TOUCHED_CAP)
+		s->touched[s->n_touched] = id;
+	s->n_touched++;
+	return false;
 }
 
 /*
@@ -588,20 +774,16 @@ static int
 search_layer(const pgml_hnsw_graph *g, hnsw_scratch *s, size_t visited_cap, const float *q,
 			 const hnsw_cand *eps, int n_eps, int ef, int layer)
 {
-	pgml_hnsw_metric metric = g->p.metric;
-	size_t		dim = (size_t) g->p.dim;
 	int			n;
 
-	next_tag(s, visited_cap);
 	s->n_cand = 0;
 	s->n_top = 0;
 	for (int i = 0; i < n_eps; i++)
 	{
-		if (s->visited[eps[i].id] == s->tag)
+		if (test_and_visit(s, eps[i].id))
 			continue;
-		s->visited[eps[i].id] = s->tag;
 		if (!grow(&s->cand, &s->cap_cand, s->n_cand + 1))
-			return 0;
+			goto oom;
 		heap_push(s->cand, &s->n_cand, eps[i], false);
 		heap_push(s->top, &s->n_top, eps[i], true);
 		if (s->n_top > (size_t) ef)
@@ -611,27 +793,35 @@ search_layer(const pgml_hnsw_graph *g, hnsw_scratch *s, size_t visited_cap, cons
 	{
 		hnsw_cand	c = heap_pop(s->cand, &s->n_cand, false);
 		int			nn;
+		int			nu = 0;
 
 		if (s->n_top >= (size_t) ef && c.d > s->top[0].d)
 			break;
 		nn = copy_links(g, c.id, layer, s->nbuf);
+
+		/* drop the visited ones first, so that the records of the rest load while we work */
 		for (int i = 0; i < nn; i++)
 		{
 			uint32_t	id = s->nbuf[i];
+
+			if (test_and_visit(s, id))
+				continue;
+			s->ubuf[nu++] = id;
+			/* the first line; the hardware prefetcher follows the rest of the record */
+			__builtin_prefetch(rec_of(g, id));
+		}
+		for (int i = 0; i < nu; i++)
+		{
+			uint32_t	id = s->ubuf[i];
 			float		d;
 
-			if (i + 1 < nn)
-				__builtin_prefetch(vec_of(g, s->nbuf[i + 1]));
-			if (s->visited[id] == s->tag)
-				continue;
-			s->visited[id] = s->tag;
-			d = pgml_hnsw_distance(metric, q, vec_of(g, id), dim);
+			d = dist_q(g, q, id);
 			if (s->n_top < (size_t) ef || d < s->top[0].d)
 			{
 				hnsw_cand	nc = {d, id};
 
 				if (!grow(&s->cand, &s->cap_cand, s->n_cand + 1))
-					return 0;
+					goto oom;
 				heap_push(s->cand, &s->n_cand, nc, false);
 				heap_push(s->top, &s->n_top, nc, true);
 				if (s->n_top > (size_t) ef)
@@ -639,10 +829,15 @@ search_layer(const pgml_hnsw_graph *g, hnsw_scratch *s, size_t visited_cap, cons
 			}
 		}
 	}
+	clear_visited(s, visited_cap);
 	n = (int) s->n_top;
 	memcpy(s->w, s->top, (size_t) n * sizeof(hnsw_cand));
 	qsort(s->w, (size_t) n, sizeof(hnsw_cand), cand_cmp);
 	return n;
+
+oom:
+	clear_visited(s, visited_cap);
+	return 0;
 }
 
 /* Greedy descent on one layer: moves *cur to the nearest element reachable by improving steps. */
@@ -659,7 +854,11 @@ greedy(const pgml_hnsw_graph *g, hnsw_scratch *s, const float *q, uint32_t *cur,
 		nn = copy_links(g, *cur, layer, s->nbuf);
 		for (int i = 0; i < nn; i++)
 		{
-			float		d = pgml_hnsw_distance(g->p.metric, q, vec_of(g, s->nbuf[i]), (size_t) g->p.dim);
+			float		d;
+
+			if (i + 1 < nn)
+				prefetch_rec(g, s->nbuf[i + 1]);
+			d = dist_q(g, q, s->nbuf[i]);
 
 			if (d < *curd)
 			{
@@ -694,7 +893,7 @@ pgml_hnsw_search(const pgml_hnsw_graph *g, const float *q, int k, int ef, uint32
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	}
 	cur = (uint32_t) g->entry;
-	curd = pgml_hnsw_distance(g->p.metric, q, vec_of(g, cur), (size_t) g->p.dim);
+	curd = dist_q(g, q, cur);
 	for (int l = g->top_level; l > 0; l--)
 		greedy(g, &s, q, &cur, &curd, l);
 	ep.d = curd;
@@ -726,43 +925,38 @@ pgml_hnsw_search(const pgml_hnsw_graph *g, const float *q, int k, int ef, uint32
 static void
 add_backlink(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t nb, uint32_t id, int layer)
 {
-	hnsw_node  *node = &g->nodes[nb];
+	atomic_uint *lock = lock_of(g, nb);
 	uint32_t   *l = links_of(g, nb, layer);
 	int			cap = layer == 0 ? g->cap0 : g->capu;
-	size_t		dim = (size_t) g->p.dim;
-	const float *base = vec_of(g, nb);
 	int			n;
 	int			k;
 
-	node_lock(node);
+	node_lock(lock);
 	n = (int) l[0];
 	for (int i = 0; i < n; i++)
 		if (l[1 + i] == id)
 		{
-			node_unlock(node);
+			node_unlock(lock);
 			return;
 		}
 	if (n < cap)
 	{
 		l[1 + n] = id;
 		l[0] = (uint32_t) (n + 1);
-		node_unlock(node);
+		node_unlock(lock);
 		return;
 	}
 	for (int i = 0; i < n; i++)
+		prefetch_rec(g, l[1 + i]);
+	for (int i = 0; i < n; i++)
 	{
 		s->pbuf[i].id = l[1 + i];
-		s->pbuf[i].d = pgml_hnsw_distance(g->p.metric, base, vec_of(g, l[1 + i]), dim);
+		s->pbuf[i].d = dist_ids(g, nb, l[1 + i]);
 	}
 	s->pbuf[n].id = id;
-	s->pbuf[n].d = pgml_hnsw_distance(g->p.metric, base, vec_of(g, id), dim);
+	s->pbuf[n].d = dist_ids(g, nb, id);
 	qsort(s->pbuf, (size_t) n + 1, sizeof(hnsw_cand), cand_cmp);
-	for (int i = 0; i <= n; i++)
-	{
-		s->vecs[i] = vec_of(g, s->pbuf[i].id);
-		s->dists[i] = s->pbuf[i].d;
-	}
-	k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n + 1, cap, cap / 2, s->sel);
+	k = select_neighbors(g, s, s->pbuf, n + 1, cap);
 	for (int i = 0; i < k; i++)
 		l[1 + i] = s->pbuf[s->sel[i]].id;
 	/* the new element stays: a back-link may be the only way to reach it */
@@ -775,7 +969,7 @@ add_backlink(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t nb, uint32_t id, int 
 			l[k] = id;
 	}
 	l[0] = (uint32_t) k;
-	node_unlock(node);
+	node_unlock(lock);
 }
 
 /* INSERT (Algorithm 1) of an element that was added but not linked. */
@@ -783,8 +977,7 @@ static bool
 insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 {
 	int			level = g->nodes[id].level;
-	const float *q = vec_of(g, id);
-	size_t		dim = (size_t) g->p.dim;
+	const float *q = fvec_of(g, id);
 	bool		hold;
 	int64_t		entry;
 	int			top;
@@ -807,7 +1000,7 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 		pthread_mutex_unlock(&g->entry_lock);
 
 	cur = (uint32_t) entry;
-	curd = pgml_hnsw_distance(g->p.metric, q, vec_of(g, cur), dim);
+	curd = dist_q(g, q, cur);
 	for (int l = top; l > level; l--)
 		greedy(g, s, q, &cur, &curd, l);
 	s->eps[0].d = curd;
@@ -819,7 +1012,7 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 		int			cap = l == 0 ? g->sel0 : g->capu;
 		int			k;
 		uint32_t   *own;
-		hnsw_node  *node = &g->nodes[id];
+		atomic_uint *lock = lock_of(g, id);
 
 		if (n == 0)
 		{
@@ -836,14 +1029,9 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 					s->w[kept++] = s->w[i];
 			n = kept;
 		}
-		for (int i = 0; i < n; i++)
-		{
-			s->vecs[i] = vec_of(g, s->w[i].id);
-			s->dists[i] = s->w[i].d;
-		}
-		k = pgml_hnsw_select(g->p.metric, dim, s->vecs, s->dists, n, cap, cap / 2, s->sel);
+		k = select_neighbors(g, s, s->w, n, cap);
 		own = links_of(g, id, l);
-		node_lock(node);
+		node_lock(lock);
 		{
 			/* keep back-links concurrent inserts already added to this list, room permitting */
 			int			n_old = (int) own[0];
@@ -864,9 +1052,12 @@ insert_one(pgml_hnsw_graph *g, hnsw_scratch *s, uint32_t id)
 			}
 			own[0] = (uint32_t) total;
 		}
-		node_unlock(node);
+		node_unlock(lock);
+		/* add_backlink's pruning reuses s->sel: take the chosen ids out first */
 		for (int i = 0; i < k; i++)
-			add_backlink(g, s, s->w[s->sel[i]].id, id, l);
+			s->picked[i] = s->w[s->sel[i]].id;
+		for (int i = 0; i < k; i++)
+			add_backlink(g, s, s->picked[i], id, l);
 		if (n > 0)
 		{
 			memcpy(s->eps, s->w, (size_t) n * sizeof(hnsw_cand));
@@ -886,19 +1077,33 @@ typedef struct link_job
 {
 	pgml_hnsw_graph *g;
 	size_t		base;
+	size_t		count;
+	atomic_size_t next;			/* the next element to insert, relative to base */
 	atomic_bool failed;
 } link_job;
 
+/*
+ * Inserts elements taken one at a time from the job's counter until none is left. The parallel-for
+ * runs this once per participant, so no participant waits while another finishes a long chunk; with one
+ * thread the elements go in in order.
+ */
 static void
 link_fn(void *ctx, size_t begin, size_t end, int worker)
 {
 	link_job   *job = ctx;
 	pgml_hnsw_graph *g = job->g;
 	hnsw_scratch *s = &g->scratch[worker];
+	size_t		done = 0;
 
-	for (size_t i = begin; i < end; i++)
+	(void) begin;
+	(void) end;
+	for (;;)
 	{
-		if ((i - begin) % 64 == 63 && pgml_should_stop())
+		size_t		i = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
+
+		if (i >= job->count || atomic_load_explicit(&job->failed, memory_order_relaxed))
+			return;
+		if (++done % 64 == 0 && pgml_should_stop())
 			return;
 		if (!insert_one(g, s, (uint32_t) (job->base + i)))
 		{
@@ -953,8 +1158,10 @@ pgml_hnsw_link_range(pgml_hnsw_graph *g, pgml_pool *pool, size_t begin, size_t e
 	}
 	job.g = g;
 	job.base = begin;
+	job.count = end - begin;
+	atomic_init(&job.next, 0);
 	atomic_init(&job.failed, false);
-	rc = pgml_parallel_for(pool, end - begin, 1, link_fn, &job, err);
+	rc = pgml_parallel_for(pool, (size_t) pgml_pool_size(pool), 1, link_fn, &job, err);
 	if (rc != PGML_OK)
 		return rc;
 	if (atomic_load(&job.failed))
@@ -1008,7 +1215,7 @@ pgml_hnsw_level(const pgml_hnsw_graph *g, uint32_t id)
 const float *
 pgml_hnsw_vector(const pgml_hnsw_graph *g, uint32_t id)
 {
-	return id < g->n ? vec_of(g, id) : NULL;
+	return id < g->n ? fvec_of(g, id) : NULL;
 }
 
 uint64_t
