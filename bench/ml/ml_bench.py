@@ -173,6 +173,7 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic datasets")
     ap.add_argument("--seconds", type=int, default=15, help="pgbench duration")
     ap.add_argument("--only", default="", help="comma-separated algorithms")
+    ap.add_argument("--out", default="", help="results file name under bench/results (default ml.md)")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     load_start = os.getloadavg()[0]
@@ -246,7 +247,8 @@ def main():
         "Split: the last 25% of rows test (`test_sampling => 'last'`), the same rows for the reference. "
         "Fit times: pgml's `metrics.fit_time` (the fit alone, as the reference is timed); metric on the test rows.",
         "",
-        f"Command: `bench/ml/run --rows {args.rows} --seconds {args.seconds}`. "
+        f"Command: `bench/ml/run --rows {args.rows} --seconds {args.seconds}"
+        f"{' --only ' + args.only if args.only else ''}{' --out ' + args.out if args.out else ''}`. "
         f"Load average during the run: {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
         "(other work on the machine slows both sides).",
         "",
@@ -265,7 +267,7 @@ def main():
         lines.append(f"| {alg}{' (100 trees)' if alg == 'xgboost' else ''} | {v:,.0f} |")
     text = "\n".join(lines) + "\n"
     os.makedirs(os.path.join(ROOT, "bench/results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench/results/ml.md"), "w") as fh:
+    with open(os.path.join(ROOT, "bench/results", args.out or "ml.md"), "w") as fh:
         fh.write(text)
     print(text)
 
