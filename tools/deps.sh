@@ -52,9 +52,28 @@ else
 	echo "deps: Debian packages present"
 fi
 
+# npm: test oracles and real tokenizer.json files (tools/node/package.json), into tools/node/node_modules
+if ! command -v npm >/dev/null 2>&1; then
+	echo "deps: installing nodejs npm"
+	export DEBIAN_FRONTEND=noninteractive
+	"${sudo_cmd[@]}" apt-get update -qq
+	"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -f tools/node/node_modules/.package-lock.json ] || [ tools/node/package.json -nt tools/node/node_modules/.package-lock.json ]; then
+	echo "deps: npm install (tools/node)"
+	(cd tools/node && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+else
+	echo "deps: npm packages present"
+fi
+
 if [ "$want_python" = 1 ]; then
+	# Debian's CPU-only torch (see tools/requirements-dev.txt), visible in the venv
+	if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q 'install ok installed'; then
+		export DEBIAN_FRONTEND=noninteractive
+		"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+	fi
 	if [ ! -x .venv/bin/python ]; then
-		/usr/bin/python3 -m venv .venv
+		/usr/bin/python3 -m venv --system-site-packages .venv
 	fi
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -r tools/requirements-dev.txt
