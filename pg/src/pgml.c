@@ -64,6 +64,7 @@ _PG_init(void)
 	pgml_vector_init();
 	pgml_hnsw_init();
 	pgml_ivfflat_init();
+	pgml_transformers_init();
 
 	MarkGUCPrefixReserved("pgml");
 	ml_register_callbacks();

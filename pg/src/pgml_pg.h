@@ -30,6 +30,7 @@ extern int	pgml_threads;
 extern void pgml_vector_init(void);
 extern void pgml_hnsw_init(void);
 extern void pgml_ivfflat_init(void);
+extern void pgml_transformers_init(void);
 
 /*
  * Raise a libpgml error as a PostgreSQL ERROR with its SQLSTATE, message, detail and hint. A cancelled
