@@ -715,8 +715,6 @@ pgml_hub_resolve(const pgml_hub_config *cfg, const char *model_id, const char *r
 		st = offline_error(&ctx, NULL, err);
 		goto done;
 	}
-	if (!cfg->offline && (st = mkdir_p(ctx.repo_dir, err)) != PGML_OK)
-		goto done;
 
 	/* at most three passes: the revision may move while we look */
 	for (int pass = 0; pass < 3; pass++)
