@@ -65,6 +65,7 @@ typedef struct fake_hub
 	bool		ignore_range;
 	int			lfs_delay_ms;
 	char		redirect_host[32];
+	bool		evil_etag;		/* send an etag that is a path */
 	/* what it saw */
 	atomic_int	gets[MAX_FILES];
 	atomic_int	heads;
@@ -200,7 +201,8 @@ serve_body(fake_hub *h, int fd, fh_file *f, bool head, long long range_start, co
 	char	   *corrupt = NULL;
 	int			idx = (int) (f - h->files);
 
-	snprintf(extra, sizeof(extra), "%sETag: %s\r\nAccept-Ranges: bytes\r\n", extra_in, f->etag);
+	snprintf(extra, sizeof(extra), "%sETag: %s\r\nAccept-Ranges: bytes\r\n", extra_in,
+			 h->evil_etag ? "\"../../../evil\"" : f->etag);
 	if (head)
 	{
 		send_head(fd, 200, "OK", extra, (long long) f->len);
@@ -1238,4 +1240,61 @@ TEST(hub_local_dirs)
 	CHECK(dir == NULL);
 	rm_rf(tmp);
 	free(tmp);
+}
+
+TEST(hub_moved_branch_updates_ref)
+{
+	env			e;
+	const char *files[] = {"config.json"};
+	const char *old = "ffffffffffffffffffffffffffffffffffffffff";
+	char		path[PATH_MAX * 3];
+	char	   *dir = NULL;
+	pgml_err	err;
+	FILE	   *fp;
+	char		buf[64] = {0};
+
+	REQUIRE(env_init(&e, "org/tiny"));
+	tiny_repo(e.hub);
+	fh_start(e.hub);
+	/* refs/main names an older commit whose snapshot lacks the file */
+	snprintf(path, sizeof(path), "mkdir -p '%s/models--org--tiny/refs' '%s/models--org--tiny/snapshots/%s'",
+			 e.cache, e.cache, old);
+	CHECK(system(path) == 0);
+	snprintf(path, sizeof(path), "%s/models--org--tiny/refs/main", e.cache);
+	fp = fopen(path, "w");
+	REQUIRE(fp != NULL);
+	fputs(old, fp);
+	fclose(fp);
+
+	CHECK_INT(pgml_hub_resolve(&e.cfg, "org/tiny", NULL, files, 1, &dir, &err), PGML_OK);
+	CHECK(dir != NULL && strstr(dir, COMMIT) != NULL);
+	fp = fopen(path, "r");
+	REQUIRE(fp != NULL);
+	CHECK(fread(buf, 1, sizeof(buf) - 1, fp) == 40);
+	fclose(fp);
+	CHECK_STR(buf, COMMIT);
+	free(dir);
+	env_free(&e);
+}
+
+TEST(hub_rejects_etag_that_is_a_path)
+{
+	env			e;
+	const char *files[] = {"config.json"};
+	char	   *dir = NULL;
+	pgml_err	err;
+	char		path[PATH_MAX * 2];
+
+	REQUIRE(env_init(&e, "org/tiny"));
+	tiny_repo(e.hub);
+	e.hub->evil_etag = true;
+	fh_start(e.hub);
+	CHECK_INT(pgml_hub_resolve(&e.cfg, "org/tiny", NULL, files, 1, &dir, &err), PGML_ERR_NETWORK);
+	CHECK(strstr(err.msg, "etag") != NULL);
+	CHECK(dir == NULL);
+	snprintf(path, sizeof(path), "%s/evil", e.tmp);
+	CHECK_INT(file_size(path), -1);
+	snprintf(path, sizeof(path), "%s/models--org--tiny/blobs", e.cache);
+	CHECK(count_entries(path) <= 0);
+	env_free(&e);
 }
