@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -355,8 +356,10 @@ handle(fake_hub *h, int fd)
 
 		if (req_header(req, "Authorization", hv, sizeof(hv)) != NULL && strcmp(hv, "Bearer sekrit") == 0)
 			atomic_fetch_add(&h->auth_resolve, 1);
+		/* "main", the commit, or the pull-request ref "refs/pr/1" (URL-encoded as one segment) */
 		if (slash == NULL || !((slash - rev == 4 && strncmp(rev, "main", 4) == 0) ||
-							   (slash - rev == 40 && strncmp(rev, COMMIT, 40) == 0)))
+							   (slash - rev == 40 && strncmp(rev, COMMIT, 40) == 0) ||
+							   (slash - rev == 13 && strncmp(rev, "refs%2Fpr%2F1", 13) == 0)))
 		{
 			send_head(fd, 404, "Not Found", "X-Error-Code: RevisionNotFound\r\n", 0);
 			return;
@@ -1042,7 +1045,7 @@ TEST(hub_download_can_be_cancelled)
 	pgml_set_should_stop(stop_later, NULL);
 	CHECK_INT(pgml_hub_resolve(&e.cfg, "org/tiny", NULL, files, 1, &dir, &err), PGML_ERR_CANCELLED);
 	pgml_set_should_stop(NULL, NULL);
-	CHECK(now_s() - t0 < 2.0);
+	CHECK(now_s() - t0 < 1.0);
 	CHECK(dir == NULL);
 	env_free(&e);
 }
@@ -1296,5 +1299,70 @@ TEST(hub_rejects_etag_that_is_a_path)
 	CHECK_INT(file_size(path), -1);
 	snprintf(path, sizeof(path), "%s/models--org--tiny/blobs", e.cache);
 	CHECK(count_entries(path) <= 0);
+	env_free(&e);
+}
+
+TEST(hub_revision_with_slashes)
+{
+	env			e;
+	const char *files[] = {"config.json"};
+	char		path[PATH_MAX * 2];
+	char	   *dir = NULL;
+	pgml_err	err;
+
+	REQUIRE(env_init(&e, "org/tiny"));
+	tiny_repo(e.hub);
+	fh_start(e.hub);
+	CHECK_INT(pgml_hub_resolve(&e.cfg, "org/tiny", "refs/pr/1", files, 1, &dir, &err), PGML_OK);
+	CHECK(dir != NULL && strstr(dir, COMMIT) != NULL);
+	snprintf(path, sizeof(path), "%s/models--org--tiny/refs/refs/pr/1", e.cache);
+	CHECK_INT(file_size(path), 40);
+	free(dir);
+	dir = NULL;
+	fh_stop(e.hub);
+	CHECK_INT(pgml_hub_resolve(&e.cfg, "org/tiny", "refs/pr/1", files, 1, &dir, &err), PGML_OK);
+	free(dir);
+	env_free(&e);
+}
+
+/*
+ * Two processes share the cache: each file is downloaded once. The children only call the hub module
+ * (curl, files, flock) and leave with _exit; the server runs in the parent.
+ */
+TEST(hub_two_processes_download_once)
+{
+	env			e;
+	pid_t		kids[2];
+
+	REQUIRE(env_init(&e, "org/tiny"));
+	tiny_repo(e.hub);
+	e.hub->lfs_delay_ms = 200;
+	fh_start(e.hub);
+	fflush(stdout);
+	for (int i = 0; i < 2; i++)
+	{
+		kids[i] = fork();
+		REQUIRE(kids[i] >= 0);
+		if (kids[i] == 0)
+		{
+			const char *files[] = {"config.json", "tokenizer.json", "model.safetensors"};
+			char	   *dir = NULL;
+			pgml_err	err;
+			pgml_status st = pgml_hub_resolve(&e.cfg, "org/tiny", NULL, files, 3, &dir, &err);
+
+			_exit(st == PGML_OK && dir != NULL && strstr(dir, COMMIT) != NULL ? 0 : 10 + (int) st);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		int			status = -1;
+
+		CHECK(waitpid(kids[i], &status, 0) == kids[i]);
+		CHECK(WIFEXITED(status));
+		CHECK_INT(WEXITSTATUS(status), 0);
+	}
+	CHECK_INT(atomic_load(&e.hub->gets[0]), 1);
+	CHECK_INT(atomic_load(&e.hub->gets[1]), 1);
+	CHECK_INT(atomic_load(&e.hub->gets[3]), 1);
 	env_free(&e);
 }

@@ -336,6 +336,7 @@ easy_setup(const hub_ctx *ctx, CURL **out, struct curl_slist **headers, char *er
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, timeout);
@@ -348,6 +349,65 @@ easy_setup(const hub_ctx *ctx, CURL **out, struct curl_slist **headers, char *er
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	*out = c;
 	return PGML_OK;
+}
+
+/*
+ * Run a transfer through a multi handle, waking at least every 100 ms to poll the stop hook: libcurl
+ * calls the progress callback only about once a second while a server is silent, which is too slow for
+ * a query cancel.
+ */
+static CURLcode
+perform(CURL *c, hub_xfer *x)
+{
+	CURLM	   *m = curl_multi_init();
+	CURLcode	rc = CURLE_OK;
+	int			running = 1;
+	bool		done = false;
+
+	if (m == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	if (curl_multi_add_handle(m, c) != CURLM_OK)
+	{
+		curl_multi_cleanup(m);
+		return CURLE_OUT_OF_MEMORY;
+	}
+	while (!done)
+	{
+		CURLMsg    *msg;
+		int			queued;
+
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+		{
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+		while ((msg = curl_multi_info_read(m, &queued)) != NULL)
+		{
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+			{
+				rc = msg->data.result;
+				done = true;
+			}
+		}
+		if (done || running == 0)
+			break;
+		if (pgml_should_stop())
+		{
+			x->cancelled = true;
+			rc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
+		{
+			rc = CURLE_OUT_OF_MEMORY;
+			break;
+		}
+	}
+	if (!done && rc == CURLE_OK)
+		rc = CURLE_FAILED_INIT; /* ended without a result: never report success */
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	return rc;
 }
 
 /* Record the error of a failed transfer. */
@@ -395,13 +455,13 @@ hub_http_head(const hub_ctx *ctx, const char *file, hub_meta *meta, pgml_err *er
 		goto done;
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	rc = curl_easy_perform(c);
+	rc = perform(c, &x);
 	if (rc == CURLE_OK && meta->status >= 300 && meta->status < 400 &&
 		meta->r_linked_etag[0] == '\0' && meta->r_etag[0] == '\0')
 	{
 		/* a redirect that is not an LFS file (a renamed repository): follow it */
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		rc = curl_easy_perform(c);
+		rc = perform(c, &x);
 	}
 	if (rc != CURLE_OK)
 	{
@@ -533,7 +593,7 @@ hub_http_download(const hub_ctx *ctx, const char *file, const hub_meta *meta, co
 		else
 			curl_easy_setopt(c, CURLOPT_RANGE, NULL);
 		x.body_started = false;
-		rc = curl_easy_perform(c);
+		rc = perform(c, &x);
 		if (rc == CURLE_OK && resp.status == 416 && x.offset > 0)
 		{
 			/* the range does not fit what the server has: start over */
