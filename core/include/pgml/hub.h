@@ -47,4 +47,23 @@ pgml_status pgml_hub_validate_id(const char *model_id, const char *revision, pgm
 pgml_status pgml_hub_resolve(const pgml_hub_config *cfg, const char *model_id, const char *revision,
 							 const char *const *files, size_t n_files, char **dir_out, pgml_err *err);
 
+/*
+ * Checks that an absolute path names a directory under one of local_dirs (comma-separated; each entry and
+ * the path are resolved with realpath(), and the path must be the entry or lie below it at a '/'
+ * boundary). On success *dir_out is the resolved directory (pgml_free it). A path outside every entry is
+ * PGML_ERR_INVALID_ARGUMENT with SQLSTATE 42501; a missing path under an entry is PGML_ERR_NOT_FOUND.
+ */
+pgml_status pgml_hub_check_local_path(const char *local_dirs, const char *path, char **dir_out,
+									  pgml_err *err);
+
+/*
+ * The default cache directory as huggingface_hub computes it: $HF_HUB_CACHE, else $HF_HOME/hub, else
+ * $XDG_CACHE_HOME/huggingface/hub, else $HOME/.cache/huggingface/hub. NULL when none of them is set or
+ * out of memory; pgml_free the result. pgml_hub_resolve uses it when cfg->cache_dir is NULL or "".
+ */
+char	   *pgml_hub_default_cache_dir(void);
+
+/* Seconds between two progress NOTICEs of one download (default 5; tests use 0). */
+void		pgml_hub_set_progress_interval(double seconds);
+
 #endif							/* PGML_HUB_H */
