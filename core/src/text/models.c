@@ -355,6 +355,14 @@ load_unigram(tk_model *m, const json_t *j, pgml_err *err)
 	}
 	if ((st = build_idtab(m, err)) != PGML_OK)
 		return st;
+	/* every id names its own piece, even where a duplicate piece maps to a later id */
+	json_array_foreach(v, i, e)
+	{
+		const json_t *p = json_array_get(e, 0);
+
+		m->ids.s[i] = (char *) tk_vocab_key(&m->vocab, json_string_value(p), json_string_length(p));
+		m->ids.len[i] = (uint32_t) json_string_length(p);
+	}
 	if ((st = pgml_json_get_int(j, "unk_id", -1, -1, (int64_t) n - 1, &unk, err)) != PGML_OK)
 		return err ? (err->code = PGML_ERR_DATA) : PGML_ERR_DATA;
 	m->unk = (int32_t) unk;

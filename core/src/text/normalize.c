@@ -700,6 +700,9 @@ darts_lookup(const tk_norm *n, const unsigned char *key, size_t len, size_t *mat
 	return NULL;
 }
 
+/* Replaces m characters by rep, as the Rust library does: when characters are removed, the last output
+ * character so far carries the removal; with no output yet, the removal is lost and later characters
+ * take the alignments of earlier ones. */
 static void
 emit_replacement(xf *x, const char *rep, size_t m)
 {
@@ -714,7 +717,7 @@ emit_replacement(xf *x, const char *rep, size_t m)
 		xf_emit(x, cp, k < m ? 0 : 1);
 		k++;
 	}
-	if (k < m)
+	if (k < m && x->sb.len > 0)
 		xf_skip(x, m - k);
 }
 
@@ -723,6 +726,7 @@ norm_precompiled(const tk_norm *n, tk_ctx *c, tk_str *s)
 {
 	xf			x;
 	size_t		i = 0;
+	bool		modified = false;
 
 	xf_init(&x, c, s, s->len);
 	while (i < s->len)
@@ -749,6 +753,7 @@ norm_precompiled(const tk_norm *n, tk_ctx *c, tk_str *s)
 		if (j - i < 6 && (rep = darts_lookup(n, (const unsigned char *) s->s + i, j - i, &matched)) != NULL)
 		{
 			emit_replacement(&x, rep, m);
+			modified = true;
 			i = j;
 			continue;
 		}
@@ -757,12 +762,20 @@ norm_precompiled(const tk_norm *n, tk_ctx *c, tk_str *s)
 			size_t		l = (size_t) tk_utf8_len((unsigned char) s->s[i]);
 
 			if ((rep = darts_lookup(n, (const unsigned char *) s->s + i, l, &matched)) != NULL)
+			{
 				emit_replacement(&x, rep, 1);
+				modified = true;
+			}
 			else
-				xf_copy(&x);
+			{
+				tk_utf8_decode(s->s + i, l, &cp);
+				xf_emit(&x, cp, 0);
+			}
 			i += l;
 		}
 	}
+	if (!modified)
+		return PGML_OK;
 	return xf_done(&x, c, s);
 }
 

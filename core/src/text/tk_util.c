@@ -447,6 +447,27 @@ tk_vocab_get(const tk_vocab *v, const char *key, size_t n)
 	return -1;
 }
 
+const char *
+tk_vocab_key(const tk_vocab *v, const char *key, size_t n)
+{
+	uint64_t	h;
+	size_t		j;
+
+	if (v->nslots == 0)
+		return NULL;
+	h = tk_hash(key, n);
+	j = h & (v->nslots - 1);
+	while (v->slots[j])
+	{
+		const tk_vent *e = &v->ents[v->slots[j] - 1];
+
+		if (e->hash == h && e->len == n && memcmp(v->pool + e->off, key, n) == 0)
+			return v->pool + e->off;
+		j = (j + 1) & (v->nslots - 1);
+	}
+	return NULL;
+}
+
 pgml_status
 tk_vocab_put(tk_vocab *v, const char *key, size_t n, int32_t val, bool *dup, pgml_err *err)
 {
@@ -468,7 +489,11 @@ tk_vocab_put(tk_vocab *v, const char *key, size_t n, int32_t val, bool *dup, pgm
 		if (e->hash == h && e->len == n && memcmp(v->pool + e->off, key, n) == 0)
 		{
 			if (dup)
+			{
+				/* the caller asked for "last one wins" */
 				*dup = true;
+				v->ents[v->slots[j] - 1].val = val;
+			}
 			return PGML_OK;
 		}
 		j = (j + 1) & (v->nslots - 1);

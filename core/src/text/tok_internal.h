@@ -139,8 +139,11 @@ typedef struct tk_vent tk_vent;
 
 uint64_t	tk_hash(const char *s, size_t n);
 void		tk_vocab_free(tk_vocab *v);
-/* Adds key → val; an existing key keeps its first value (*dup set true). */
+/* Adds key → val. An existing key keeps its first value when dup is NULL; else it takes val (the
+ * last one wins, as in a Unigram vocabulary) and *dup is set true. */
 pgml_status tk_vocab_put(tk_vocab *v, const char *key, size_t n, int32_t val, bool *dup, pgml_err *err);
+/* The stored copy of key (NUL-terminated), or NULL. */
+const char *tk_vocab_key(const tk_vocab *v, const char *key, size_t n);
 /* -1 when absent. */
 int32_t		tk_vocab_get(const tk_vocab *v, const char *key, size_t n);
 

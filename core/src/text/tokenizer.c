@@ -254,6 +254,13 @@ load_added(pgml_tokenizer *tok, const json_t *arr, pgml_err *err)
 			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory loading a tokenizer");
 		tok->nadded = i + 1;
 		t->id = (int32_t) json_integer_value(id);
+		{
+			/* as the Rust library: a token the model knows takes the model's id */
+			int32_t		mid = tk_vocab_get(tk_model_vocab(tok->model), t->content, t->len);
+
+			if (mid >= 0)
+				t->id = mid;
+		}
 		if ((st = tk_get_bool(a, "special", false, &t->special, err)) != PGML_OK ||
 			(st = tk_get_bool(a, "single_word", false, &t->single_word, err)) != PGML_OK ||
 			(st = tk_get_bool(a, "lstrip", false, &t->lstrip, err)) != PGML_OK ||
