@@ -1,0 +1,93 @@
+/*
+ * embed_bench — times pgml_encoder_forward on a model directory.
+ *
+ *   embed_bench DIR BATCH SEQ THREADS BLAS_THREADS SECONDS
+ *
+ * Prints one line: "sentences_per_s <value> ms_per_batch <value>". Inputs are random ids, all real tokens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "pgml/pool.h"
+#include "pgml/transformer.h"
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int
+main(int argc, char **argv)
+{
+	pgml_encoder *enc = NULL;
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+	size_t		B,
+				S,
+				H;
+	int			threads,
+				blas;
+	double		secs,
+				t0,
+				el;
+	int32_t    *ids;
+	uint8_t    *mask;
+	float	   *out;
+	int			iters = 0;
+	pgml_encoder_opts opts = {NULL};
+
+	if (argc < 7)
+	{
+		fprintf(stderr, "usage: embed_bench DIR BATCH SEQ THREADS BLAS_THREADS SECONDS [DTYPE]\n");
+		return 2;
+	}
+	B = (size_t) atol(argv[2]);
+	S = (size_t) atol(argv[3]);
+	threads = atoi(argv[4]);
+	blas = atoi(argv[5]);
+	secs = atof(argv[6]);
+	if (argc > 7)
+		opts.dtype = argv[7];
+	pgml_blas_set_threads(blas);
+	if (pgml_encoder_load(argv[1], &opts, &enc, &err) != PGML_OK || pgml_pool_new(threads, &pool, &err) != PGML_OK)
+	{
+		fprintf(stderr, "embed_bench: %s\n", err.msg);
+		return 1;
+	}
+	H = pgml_encoder_get_info(enc)->hidden_size;
+	ids = malloc(B * S * sizeof(int32_t));
+	mask = malloc(B * S);
+	out = malloc(B * S * H * sizeof(float));
+	srand(1);
+	for (size_t i = 0; i < B * S; i++)
+	{
+		ids[i] = 1000 + rand() % 20000;
+		mask[i] = 1;
+	}
+	/* warm up */
+	if (pgml_encoder_forward(enc, pool, B, S, ids, mask, NULL, out, &err) != PGML_OK)
+	{
+		fprintf(stderr, "embed_bench: %s\n", err.msg);
+		return 1;
+	}
+	t0 = now();
+	do
+	{
+		if (pgml_encoder_forward(enc, pool, B, S, ids, mask, NULL, out, &err) != PGML_OK)
+			return 1;
+		iters++;
+		el = now() - t0;
+	} while (el < secs || iters < 3);
+	printf("sentences_per_s %.2f ms_per_batch %.3f\n", iters * B / el, el / iters * 1000);
+	free(ids);
+	free(mask);
+	free(out);
+	pgml_pool_free(pool);
+	pgml_encoder_free(enc);
+	return 0;
+}

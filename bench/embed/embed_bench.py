@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""bench/embed: encoder forward throughput, pgml vs PyTorch, on random-weight BERT models.
+
+Shapes: MiniLM-L6 (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30522) and BERT-base (12 x 768, 12
+heads, FFN 3072); batches 32 x 128 and 1 x 16 tokens; 2 threads. PyTorch runs with
+torch.set_num_threads(2); pgml with a pool of 2 workers and single-threaded OpenBLAS (and, for
+comparison, a pool of 1 with 2 OpenBLAS threads). Writes bench/results/embed.md.
+"""
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import transformers as tf
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+
+SHAPES = {
+    "MiniLM-L6 (6x384)": dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536),
+    "BERT-base (12x768)": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+}
+BATCHES = [(32, 128), (1, 16)]
+
+
+def torch_rate(model, B, S, secs):
+    ids = torch.randint(1000, 21000, (B, S))
+    mask = torch.ones(B, S, dtype=torch.long)
+    with torch.inference_mode():
+        model(input_ids=ids, attention_mask=mask)
+        n, t0 = 0, time.perf_counter()
+        while True:
+            model(input_ids=ids, attention_mask=mask)
+            n += 1
+            el = time.perf_counter() - t0
+            if el >= secs and n >= 3:
+                break
+    return n * B / el
+
+
+def ours_rate(binary, d, B, S, threads, blas, secs, dtype=None):
+    cmd = [binary, d, str(B), str(S), str(threads), str(blas), str(secs)] + ([dtype] if dtype else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "embed.md"))
+    ap.add_argument("--only", default="")
+    ap.add_argument("--int8", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    tf.logging.set_verbosity_error()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="pgml-bench-embed-") as tmp:
+        for name, shape in SHAPES.items():
+            if args.only and args.only not in name:
+                continue
+            torch.manual_seed(0)
+            cfg = tf.BertConfig(vocab_size=30522, max_position_embeddings=512, **shape)
+            model = tf.BertModel(cfg, add_pooling_layer=False).eval()
+            d = os.path.join(tmp, name.split()[0])
+            model.save_pretrained(d, safe_serialization=True)
+            for B, S in BATCHES:
+                t = torch_rate(model, B, S, args.seconds)
+                o = ours_rate(args.binary, d, B, S, 2, 1, args.seconds)
+                o1 = ours_rate(args.binary, d, B, S, 1, 2, args.seconds)
+                q = ours_rate(args.binary, d, B, S, 2, 1, args.seconds, "int8") if args.int8 else None
+                rows.append((name, f"{B}x{S}", t, o, o1, q))
+                qs = f"  int8 {q:8.1f}" if q else ""
+                print(f"{name:20s} {B:3d}x{S:<4d} torch {t:8.1f}  pgml {o:8.1f}  (pool1+blas2 {o1:8.1f}){qs}  "
+                      f"sentences/s", flush=True)
+    cpu = platform.processor() or "x86_64"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    lines = [
+        "# bench/embed: encoder forward throughput",
+        "",
+        f"Random-weight BERT models, f32, all tokens real. {os.cpu_count()} CPUs ({cpu}); 2 threads.",
+        "pgml: `pgml_encoder_forward` with a pool of 2 and single-threaded OpenBLAS sgemm per worker "
+        "(pool1+blas2: one pool thread, OpenBLAS with 2 threads). PyTorch "
+        f"{torch.__version__}: `BertModel` with torch.set_num_threads(2), inference_mode. "
+        "Sentences per second (higher is better). Regenerate: `bench/embed/run`.",
+        "",
+        "| model | batch × tokens | PyTorch | pgml | pgml pool1+blas2 |" + (" pgml int8 |" if args.int8 else "") +
+        " pgml / PyTorch |",
+        "|---|---|---:|---:|---:|" + ("---:|" if args.int8 else "") + "---:|",
+    ]
+    for name, bs, t, o, o1, q in rows:
+        qc = f" {q:.1f} |" if args.int8 else ""
+        lines.append(f"| {name} | {bs} | {t:.1f} | {o:.1f} | {o1:.1f} |{qc} {o / t:.2f}× |")
+    if not args.only:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

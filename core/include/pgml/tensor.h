@@ -1,0 +1,97 @@
+/*
+ * tensor.h — dtypes and the float32 kernels of the transformer models.
+ *
+ * Letters: T = tokens (batch × seq rows), K = input features, N = output features.
+ * Matrices are row-major; linear-layer weights are [N, K] as PyTorch's nn.Linear stores them.
+ * Every kernel has a plain C version; the public functions pick AVX-512 where CPUID says so.
+ */
+#ifndef PGML_TENSOR_H
+#define PGML_TENSOR_H
+
+#include "pgml/pgml.h"
+#include "pgml/pool.h"
+
+typedef enum pgml_dtype
+{
+	PGML_DTYPE_F32 = 0,
+	PGML_DTYPE_F16,
+	PGML_DTYPE_BF16,
+	PGML_DTYPE_F64,
+	PGML_DTYPE_I64,
+	PGML_DTYPE_I32,
+	PGML_DTYPE_I16,
+	PGML_DTYPE_I8,
+	PGML_DTYPE_U8,
+	PGML_DTYPE_BOOL,
+	PGML_DTYPE_F8_E4M3,
+	PGML_DTYPE_F8_E5M2,
+	PGML_DTYPE_U16,
+	PGML_DTYPE_U32,
+	PGML_DTYPE_U64,
+} pgml_dtype;
+
+/* The size of one element, and the safetensors name ("F32"); parse returns false for unknown names. */
+size_t		pgml_dtype_size(pgml_dtype dt);
+const char *pgml_dtype_name(pgml_dtype dt);
+bool		pgml_dtype_parse(const char *name, pgml_dtype *out);
+
+/* Conversions (src may be unaligned); f16 <-> f32 of one value are in pgml/distance.h. */
+float		pgml_bf16_to_f32(uint16_t h);
+uint16_t	pgml_f32_to_bf16(float f);	/* round to nearest even */
+void		pgml_convert_to_f32(pgml_dtype dt, const void *src, float *dst, size_t n);	/* F32, F16, BF16 */
+
+/* Activations applied in place. */
+typedef enum pgml_act
+{
+	PGML_ACT_NONE = 0,
+	PGML_ACT_GELU,				/* exact: 0.5 x (1 + erf(x / sqrt 2)), HF "gelu" */
+	PGML_ACT_GELU_TANH,			/* HF "gelu_new", "gelu_pytorch_tanh" */
+	PGML_ACT_RELU,
+	PGML_ACT_SILU,
+} pgml_act;
+
+/* Parses an HF activation name ("gelu", "gelu_new", "relu", "silu", "swish", ...). */
+bool		pgml_act_parse(const char *name, pgml_act *out);
+
+/*
+ * y[T, N] (row stride ldy) = act(x[T, K] (row stride ldx) · W[N, K]ᵀ + b[N]); b may be NULL. Split across
+ * the pool by rows (many rows) or by output columns (few rows), each part one single-threaded sgemm.
+ */
+pgml_status pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
+						const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err);
+
+/* x[n] = act(x[n] + b[n]) (b may be NULL). */
+void		pgml_bias_act(float *x, const float *b, size_t n, pgml_act act);
+void		pgml_bias_act_ref(float *x, const float *b, size_t n, pgml_act act);	/* plain C */
+
+/* x[T, n] = LayerNorm(x + r) (r may be NULL) with weight g and bias b (b may be NULL). */
+void		pgml_add_layernorm(float *x, const float *r, size_t T, size_t n, const float *g, const float *b,
+							   float eps);
+void		pgml_add_layernorm_ref(float *x, const float *r, size_t T, size_t n, const float *g, const float *b,
+								   float eps);
+
+/* In-place softmax of x[n]; entries equal to -INFINITY get 0. */
+void		pgml_softmax(float *x, size_t n);
+void		pgml_softmax_ref(float *x, size_t n);
+
+/* out[i] = silu(gate[i]) * up[i] (SwiGLU). */
+void		pgml_swiglu(const float *gate, const float *up, float *out, size_t n);
+
+/*
+ * Multi-head self-attention on packed projections: q, k, v rows of T = batch × seq tokens with row
+ * stride ld (element (t, h·dh + j)), output ctx[T, heads·dh] (stride ldc). mask is batch × seq (1 = real
+ * token); bias, when not NULL, is heads × seq × seq added to the scores (MPNet's relative positions).
+ * Scores are scaled by 1/sqrt(dh). Runs one (sequence, head) per pool item; scratch needs
+ * pgml_pool_size(pool) × seq × seq floats.
+ */
+pgml_status pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh,
+						   const float *q, const float *k, const float *v, size_t ld, const uint8_t *mask,
+						   const float *bias, float *ctx, size_t ldc, float *scratch, pgml_err *err);
+
+/*
+ * Rotary position embedding (GPT-NeoX "rotate half" layout) on x[seq, heads, dh] rows with row stride ld:
+ * the first rot_dims dims of each head are rotated by position p with frequencies base^(-2i/rot_dims).
+ */
+void		pgml_rotary(float *x, size_t seq, size_t ld, size_t heads, size_t dh, size_t rot_dims, double base);
+
+#endif							/* PGML_TENSOR_H */

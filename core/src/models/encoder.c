@@ -1,0 +1,685 @@
+/*
+ * encoder.c — transformer encoders (see pgml/transformer.h): BERT, RoBERTa, XLM-RoBERTa, DistilBERT,
+ * MPNet, ELECTRA.
+ *
+ * All of them are the same post-LayerNorm encoder:
+ *
+ *   x = LN(word[id] + position[p] + type[tt])         (ELECTRA: then a linear projection E → H)
+ *   per layer:  x = LN(x + O · attention(Q x, K x, V x))
+ *               x = LN(x + W2 · act(W1 x))
+ *
+ * and differ in weight names, config fields, how positions are numbered (RoBERTa and MPNet count real
+ * tokens from padding_idx + 1, as HF create_position_ids_from_input_ids does from the ids), token types
+ * (none for DistilBERT, MPNet) and MPNet's relative-position bias added to every layer's scores.
+ *
+ * Letters: B = batch, S = seq, T = B·S tokens, H = hidden, E = embedding size, I = FFN size.
+ *
+ * Weights stay in the read-only mapping when they are F32 and aligned; F16/BF16 (or unaligned F32)
+ * tensors are converted once at load into heap buffers the encoder owns. Forward allocates its scratch
+ * per call, so concurrent calls on one encoder are safe.
+ */
+#include "pgml/transformer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgml/json.h"
+#include "pgml/safetensors.h"
+#include "pgml/tensor.h"
+
+typedef enum arch
+{
+	ARCH_BERT,
+	ARCH_ROBERTA,
+	ARCH_DISTILBERT,
+	ARCH_MPNET,
+	ARCH_ELECTRA,
+} arch;
+
+static const struct
+{
+	const char *name;
+	arch		a;
+	const char *prefix;
+}			archs[] = {
+	{"bert", ARCH_BERT, "bert."},
+	{"roberta", ARCH_ROBERTA, "roberta."},
+	{"xlm-roberta", ARCH_ROBERTA, "roberta."},
+	{"distilbert", ARCH_DISTILBERT, "distilbert."},
+	{"mpnet", ARCH_MPNET, "mpnet."},
+	{"electra", ARCH_ELECTRA, "electra."},
+};
+
+#define SUPPORTED_TYPES "bert, roberta, xlm-roberta, distilbert, mpnet, electra"
+
+typedef struct enc_layer
+{
+	const float *q_w,
+			   *q_b,
+			   *k_w,
+			   *k_b,
+			   *v_w,
+			   *v_b,
+			   *o_w,
+			   *o_b;
+	const float *ln1_g,
+			   *ln1_b;
+	const float *f1_w,
+			   *f1_b,
+			   *f2_w,
+			   *f2_b;
+	const float *ln2_g,
+			   *ln2_b;
+} enc_layer;
+
+struct pgml_encoder
+{
+	pgml_encoder_info info;
+	arch		arch;
+	const char *prefix;
+	char	   *model_type;
+	pgml_safetensors *st;
+	size_t		H,
+				E,
+				I,
+				heads,
+				dh,
+				n_layers,
+				vocab,
+				n_types,
+				pos_rows;
+	float		eps;
+	pgml_act	act;
+	bool		count_positions;	/* RoBERTa-style positions from padding_idx + 1 */
+	int64_t		pad_id;
+	size_t		rel_buckets;	/* MPNet */
+	size_t		rel_max_distance;
+	const float *word,
+			   *pos,
+			   *type,
+			   *emb_g,
+			   *emb_b,
+			   *proj_w,
+			   *proj_b,
+			   *rel_bias;
+	enc_layer  *layers;
+	float	  **owned;
+	size_t		n_owned;
+	size_t		cap_owned;
+};
+
+/* ---------------------------------------------------------------------------------------------------
+ * Loading
+ * ------------------------------------------------------------------------------------------------- */
+
+/* Keeps a converted buffer for freeing with the encoder. */
+static pgml_status
+own(pgml_encoder *enc, float *buf, pgml_err *err)
+{
+	if (enc->n_owned == enc->cap_owned)
+	{
+		size_t		cap = enc->cap_owned ? enc->cap_owned * 2 : 64;
+		float	  **o = pgml_realloc(enc->owned, cap * sizeof(float *));
+
+		if (o == NULL)
+		{
+			pgml_free(buf);
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		}
+		enc->owned = o;
+		enc->cap_owned = cap;
+	}
+	enc->owned[enc->n_owned++] = buf;
+	return PGML_OK;
+}
+
+/*
+ * Finds weight `name` (with or without the architecture's prefix) of shape [d0] or [d0, d1] (d1 = 0) and
+ * returns f32 data: the mapping itself, or a converted copy.
+ */
+static pgml_status
+weight(pgml_encoder *enc, const char *name, size_t d0, size_t d1, const float **out, pgml_err *err)
+{
+	char		full[256];
+	size_t		shape[2] = {d0, d1};
+	const pgml_st_tensor *t;
+	float	   *buf;
+	pgml_status rc;
+
+	snprintf(full, sizeof(full), "%s%s", enc->prefix, name);
+	if (pgml_safetensors_find(enc->st, full) == NULL)
+		snprintf(full, sizeof(full), "%s", name);
+	rc = pgml_safetensors_get(enc->st, full, d1 ? 2 : 1, shape, &t, err);
+	if (rc != PGML_OK)
+		return rc;
+	if (t->dtype == PGML_DTYPE_F32 && ((uintptr_t) t->data % sizeof(float)) == 0)
+	{
+		*out = t->data;
+		return PGML_OK;
+	}
+	buf = pgml_malloc(t->numel * sizeof(float) + 1);
+	if (buf == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	pgml_convert_to_f32(t->dtype, t->data, buf, t->numel);
+	*out = buf;
+	return own(enc, buf, err);
+}
+
+/* Reads a config integer that must be present and in [min, max]. */
+static pgml_status
+cfg_int(const json_t *cfg, const char *key, int64_t def, int64_t min, int64_t max, size_t *out, pgml_err *err)
+{
+	int64_t		v;
+	pgml_status rc;
+
+	if (def == INT64_MIN && json_object_get(cfg, key) == NULL)
+	{
+		pgml_error(err, PGML_ERR_CORRUPT, "config.json has no \"%s\"", key);
+		return PGML_ERR_CORRUPT;
+	}
+	rc = pgml_json_get_int(cfg, key, def == INT64_MIN ? 0 : def, min, max, &v, err);
+	if (rc != PGML_OK)
+	{
+		char		msg[PGML_ERR_MSG_LEN];
+
+		snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+		pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", msg);
+		return PGML_ERR_CORRUPT;
+	}
+	*out = (size_t) v;
+	return PGML_OK;
+}
+
+#define REQ INT64_MIN
+#define BIG ((int64_t) 1 << 24)
+
+static pgml_status
+parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
+{
+	pgml_status rc = PGML_OK;
+	const char *act = "gelu";
+	const char *pet = "absolute";
+	double		eps = 1e-12;
+	size_t		maxpos = 0,
+				pad = 0;
+
+	if (enc->arch == ARCH_DISTILBERT)
+	{
+		bool		sinus;
+
+		if ((rc = cfg_int(cfg, "dim", REQ, 1, BIG, &enc->H, err)) ||
+			(rc = cfg_int(cfg, "n_layers", REQ, 1, 1024, &enc->n_layers, err)) ||
+			(rc = cfg_int(cfg, "n_heads", REQ, 1, 1024, &enc->heads, err)) ||
+			(rc = cfg_int(cfg, "hidden_dim", REQ, 1, BIG, &enc->I, err)) ||
+			(rc = cfg_int(cfg, "vocab_size", REQ, 1, (int64_t) 1 << 30, &enc->vocab, err)) ||
+			(rc = cfg_int(cfg, "max_position_embeddings", 512, 1, BIG, &maxpos, err)))
+			return rc;
+		if (pgml_json_get_string(cfg, "activation", "gelu", &act, err) ||
+			pgml_json_get_bool(cfg, "sinusoidal_pos_embds", false, &sinus, err))
+			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+		enc->E = enc->H;
+		enc->n_types = 0;
+		enc->pos_rows = maxpos;
+		enc->info.max_positions = maxpos;
+	}
+	else
+	{
+		if ((rc = cfg_int(cfg, "hidden_size", REQ, 1, BIG, &enc->H, err)) ||
+			(rc = cfg_int(cfg, "num_hidden_layers", REQ, 1, 1024, &enc->n_layers, err)) ||
+			(rc = cfg_int(cfg, "num_attention_heads", REQ, 1, 1024, &enc->heads, err)) ||
+			(rc = cfg_int(cfg, "intermediate_size", REQ, 1, BIG, &enc->I, err)) ||
+			(rc = cfg_int(cfg, "vocab_size", REQ, 1, (int64_t) 1 << 30, &enc->vocab, err)) ||
+			(rc = cfg_int(cfg, "max_position_embeddings", 512, 1, BIG, &maxpos, err)) ||
+			(rc = cfg_int(cfg, "type_vocab_size", enc->arch == ARCH_MPNET ? 0 : 2, 0, 1024, &enc->n_types, err)) ||
+			(rc = cfg_int(cfg, "pad_token_id", enc->arch == ARCH_BERT || enc->arch == ARCH_ELECTRA ? 0 : 1, 0,
+						  (int64_t) 1 << 30, &pad, err)))
+			return rc;
+		if (pgml_json_get_string(cfg, "hidden_act", "gelu", &act, err) ||
+			pgml_json_get_string(cfg, "position_embedding_type", "absolute", &pet, err) ||
+			pgml_json_get_real(cfg, "layer_norm_eps", enc->arch == ARCH_MPNET ? 1e-5 : 1e-12, 0, 1, &eps, err))
+			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+		if (strcmp(pet, "absolute") != 0)
+		{
+			pgml_error(err, PGML_ERR_NOT_SUPPORTED, "position_embedding_type \"%s\" is not supported", pet);
+			pgml_err_hint(err, "Only \"absolute\" position embeddings are supported.");
+			return PGML_ERR_NOT_SUPPORTED;
+		}
+		enc->E = enc->H;
+		if (enc->arch == ARCH_ELECTRA &&
+			(rc = cfg_int(cfg, "embedding_size", 128, 1, BIG, &enc->E, err)))
+			return rc;
+		if (enc->arch == ARCH_MPNET &&
+			(rc = cfg_int(cfg, "relative_attention_num_buckets", 32, 2, 1024, &enc->rel_buckets, err)))
+			return rc;
+		enc->rel_max_distance = 128;
+		enc->pos_rows = maxpos;
+		enc->count_positions = enc->arch == ARCH_ROBERTA || enc->arch == ARCH_MPNET;
+		enc->pad_id = (int64_t) pad;
+		if (enc->count_positions)
+		{
+			if (maxpos < pad + 2)
+				return pgml_error(err, PGML_ERR_CORRUPT,
+								  "invalid config.json: max_position_embeddings %zu leaves no room after pad_token_id %zu",
+								  maxpos, pad);
+			enc->info.max_positions = maxpos - pad - 1;
+		}
+		else
+			enc->info.max_positions = maxpos;
+	}
+	enc->eps = (float) eps;
+	if (!pgml_act_parse(act, &enc->act))
+	{
+		pgml_error(err, PGML_ERR_NOT_SUPPORTED, "activation \"%s\" is not supported", act);
+		pgml_err_hint(err, "Supported activations are gelu, gelu_new, gelu_pytorch_tanh, relu and silu.");
+		return PGML_ERR_NOT_SUPPORTED;
+	}
+	if (enc->H % enc->heads != 0)
+		return pgml_error(err, PGML_ERR_CORRUPT,
+						  "invalid config.json: hidden size %zu is not a multiple of the %zu attention heads", enc->H,
+						  enc->heads);
+	enc->dh = enc->H / enc->heads;
+	return PGML_OK;
+}
+
+static pgml_status
+load_weights(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I,
+				E = enc->E;
+	pgml_status rc;
+	bool		distil = enc->arch == ARCH_DISTILBERT;
+
+	if ((rc = weight(enc, "embeddings.word_embeddings.weight", enc->vocab, E, &enc->word, err)) ||
+		(rc = weight(enc, "embeddings.position_embeddings.weight", enc->pos_rows, E, &enc->pos, err)) ||
+		(rc = weight(enc, "embeddings.LayerNorm.weight", E, 0, &enc->emb_g, err)) ||
+		(rc = weight(enc, "embeddings.LayerNorm.bias", E, 0, &enc->emb_b, err)))
+		return rc;
+	if (enc->n_types > 0 &&
+		(rc = weight(enc, "embeddings.token_type_embeddings.weight", enc->n_types, E, &enc->type, err)))
+		return rc;
+	if (enc->arch == ARCH_ELECTRA && E != H &&
+		((rc = weight(enc, "embeddings_project.weight", H, E, &enc->proj_w, err)) ||
+		 (rc = weight(enc, "embeddings_project.bias", H, 0, &enc->proj_b, err))))
+		return rc;
+	if (enc->arch != ARCH_ELECTRA && E != H)
+		return pgml_error(err, PGML_ERR_INTERNAL, "embedding size differs from hidden size");
+	if (enc->arch == ARCH_MPNET &&
+		(rc = weight(enc, "encoder.relative_attention_bias.weight", enc->rel_buckets, enc->heads, &enc->rel_bias,
+					 err)))
+		return rc;
+	enc->layers = pgml_calloc(enc->n_layers, sizeof(enc_layer));
+	if (enc->layers == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	for (size_t l = 0; l < enc->n_layers; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+		char		p[64];
+		const struct
+		{
+			const char *name;
+			size_t		d0,
+						d1;
+			const float **dst;
+		}		   *w,
+					bert[] = {
+			{"attention.self.query.weight", H, H, &ly->q_w}, {"attention.self.query.bias", H, 0, &ly->q_b},
+			{"attention.self.key.weight", H, H, &ly->k_w}, {"attention.self.key.bias", H, 0, &ly->k_b},
+			{"attention.self.value.weight", H, H, &ly->v_w}, {"attention.self.value.bias", H, 0, &ly->v_b},
+			{"attention.output.dense.weight", H, H, &ly->o_w}, {"attention.output.dense.bias", H, 0, &ly->o_b},
+			{"attention.output.LayerNorm.weight", H, 0, &ly->ln1_g},
+			{"attention.output.LayerNorm.bias", H, 0, &ly->ln1_b},
+			{"intermediate.dense.weight", I, H, &ly->f1_w}, {"intermediate.dense.bias", I, 0, &ly->f1_b},
+			{"output.dense.weight", H, I, &ly->f2_w}, {"output.dense.bias", H, 0, &ly->f2_b},
+			{"output.LayerNorm.weight", H, 0, &ly->ln2_g}, {"output.LayerNorm.bias", H, 0, &ly->ln2_b},
+			{NULL, 0, 0, NULL}},
+					mpnet[] = {
+			{"attention.attn.q.weight", H, H, &ly->q_w}, {"attention.attn.q.bias", H, 0, &ly->q_b},
+			{"attention.attn.k.weight", H, H, &ly->k_w}, {"attention.attn.k.bias", H, 0, &ly->k_b},
+			{"attention.attn.v.weight", H, H, &ly->v_w}, {"attention.attn.v.bias", H, 0, &ly->v_b},
+			{"attention.attn.o.weight", H, H, &ly->o_w}, {"attention.attn.o.bias", H, 0, &ly->o_b},
+			{"attention.LayerNorm.weight", H, 0, &ly->ln1_g}, {"attention.LayerNorm.bias", H, 0, &ly->ln1_b},
+			{"intermediate.dense.weight", I, H, &ly->f1_w}, {"intermediate.dense.bias", I, 0, &ly->f1_b},
+			{"output.dense.weight", H, I, &ly->f2_w}, {"output.dense.bias", H, 0, &ly->f2_b},
+			{"output.LayerNorm.weight", H, 0, &ly->ln2_g}, {"output.LayerNorm.bias", H, 0, &ly->ln2_b},
+			{NULL, 0, 0, NULL}},
+					distilbert[] = {
+			{"attention.q_lin.weight", H, H, &ly->q_w}, {"attention.q_lin.bias", H, 0, &ly->q_b},
+			{"attention.k_lin.weight", H, H, &ly->k_w}, {"attention.k_lin.bias", H, 0, &ly->k_b},
+			{"attention.v_lin.weight", H, H, &ly->v_w}, {"attention.v_lin.bias", H, 0, &ly->v_b},
+			{"attention.out_lin.weight", H, H, &ly->o_w}, {"attention.out_lin.bias", H, 0, &ly->o_b},
+			{"sa_layer_norm.weight", H, 0, &ly->ln1_g}, {"sa_layer_norm.bias", H, 0, &ly->ln1_b},
+			{"ffn.lin1.weight", I, H, &ly->f1_w}, {"ffn.lin1.bias", I, 0, &ly->f1_b},
+			{"ffn.lin2.weight", H, I, &ly->f2_w}, {"ffn.lin2.bias", H, 0, &ly->f2_b},
+			{"output_layer_norm.weight", H, 0, &ly->ln2_g}, {"output_layer_norm.bias", H, 0, &ly->ln2_b},
+			{NULL, 0, 0, NULL}};
+
+		w = distil ? distilbert : enc->arch == ARCH_MPNET ? mpnet : bert;
+		snprintf(p, sizeof(p), distil ? "transformer.layer.%zu." : "encoder.layer.%zu.", l);
+		for (; w->name != NULL; w++)
+		{
+			char		name[160];
+
+			snprintf(name, sizeof(name), "%s%s", p, w->name);
+			if ((rc = weight(enc, name, w->d0, w->d1, w->dst, err)) != PGML_OK)
+				return rc;
+		}
+	}
+	return PGML_OK;
+}
+
+pgml_status
+pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder **out, pgml_err *err)
+{
+	pgml_encoder *enc = NULL;
+	json_t	   *cfg = NULL;
+	char	   *path = NULL;
+	const char *mt = NULL;
+	pgml_status rc;
+	size_t		i;
+
+	*out = NULL;
+	if (opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "float32") != 0)
+	{
+		pgml_error(err, PGML_ERR_NOT_SUPPORTED, "encoder dtype \"%s\" is not supported", opts->dtype);
+		pgml_err_hint(err, "Use \"float32\".");
+		return PGML_ERR_NOT_SUPPORTED;
+	}
+	path = pgml_asprintf("%s/config.json", dir);
+	if (path == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	rc = pgml_json_load_file(path, 4 * 1024 * 1024, &cfg, err);
+	pgml_free(path);
+	if (rc != PGML_OK)
+		return rc;
+	if (!json_is_object(cfg))
+	{
+		rc = pgml_error(err, PGML_ERR_CORRUPT, "config.json of \"%s\" is not a JSON object", dir);
+		goto fail;
+	}
+	if ((rc = pgml_json_get_string(cfg, "model_type", NULL, &mt, err)) != PGML_OK)
+		goto fail;
+	if (mt == NULL)
+	{
+		rc = pgml_error(err, PGML_ERR_CORRUPT, "config.json of \"%s\" has no \"model_type\"", dir);
+		goto fail;
+	}
+	for (i = 0; i < sizeof(archs) / sizeof(archs[0]); i++)
+		if (strcmp(archs[i].name, mt) == 0)
+			break;
+	if (i == sizeof(archs) / sizeof(archs[0]))
+	{
+		rc = pgml_error(err, PGML_ERR_NOT_SUPPORTED, "model type \"%s\" is not supported", mt);
+		pgml_err_hint(err, "Supported encoder model types are " SUPPORTED_TYPES ".");
+		goto fail;
+	}
+	enc = pgml_calloc(1, sizeof(*enc));
+	if (enc == NULL || (enc->model_type = pgml_strdup(mt)) == NULL)
+	{
+		rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		goto fail;
+	}
+	enc->arch = archs[i].a;
+	enc->prefix = archs[i].prefix;
+	if ((rc = parse_config(enc, cfg, err)) != PGML_OK)
+		goto fail;
+	if ((rc = pgml_safetensors_open_dir(dir, &enc->st, err)) != PGML_OK)
+		goto fail;
+	if ((rc = load_weights(enc, err)) != PGML_OK)
+		goto fail;
+	enc->info.model_type = enc->model_type;
+	enc->info.hidden_size = enc->H;
+	enc->info.num_layers = enc->n_layers;
+	enc->info.num_heads = enc->heads;
+	enc->info.vocab_size = enc->vocab;
+	enc->info.type_vocab_size = enc->n_types;
+	enc->info.weight_bytes = pgml_safetensors_mapped_bytes(enc->st);
+	json_decref(cfg);
+	*out = enc;
+	return PGML_OK;
+fail:
+	json_decref(cfg);
+	pgml_encoder_free(enc);
+	return rc;
+}
+
+void
+pgml_encoder_free(pgml_encoder *enc)
+{
+	if (enc == NULL)
+		return;
+	for (size_t i = 0; i < enc->n_owned; i++)
+		pgml_free(enc->owned[i]);
+	pgml_free(enc->owned);
+	pgml_free(enc->layers);
+	pgml_safetensors_close(enc->st);
+	pgml_free(enc->model_type);
+	pgml_free(enc);
+}
+
+const pgml_encoder_info *
+pgml_encoder_get_info(const pgml_encoder *enc)
+{
+	return &enc->info;
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Forward
+ * ------------------------------------------------------------------------------------------------- */
+
+typedef struct ln_ctx
+{
+	float	   *x;
+	const float *r,
+			   *g,
+			   *b;
+	size_t		n;
+	float		eps;
+} ln_ctx;
+
+static void
+ln_range(void *arg, size_t begin, size_t end, int worker)
+{
+	const ln_ctx *c = arg;
+
+	(void) worker;
+	pgml_add_layernorm(c->x + begin * c->n, c->r ? c->r + begin * c->n : NULL, end - begin, c->n, c->g, c->b,
+					   c->eps);
+}
+
+/* x = LN(x + r) over T rows, split across the pool. */
+static pgml_status
+add_ln(pgml_pool *pool, float *x, const float *r, size_t T, size_t n, const float *g, const float *b, float eps,
+	   pgml_err *err)
+{
+	ln_ctx		c = {x, r, g, b, n, eps};
+
+	return pgml_parallel_for(pool, T, 16, ln_range, &c, err);
+}
+
+/* MPNet's relative-position bucket (HF MPNetEncoder.relative_position_bucket, in float32 like torch). */
+static size_t
+rel_bucket(long rel, size_t num_buckets, size_t max_distance)
+{
+	long		n = -rel;
+	size_t		half = num_buckets / 2;
+	size_t		ret = n < 0 ? half : 0;
+	long		max_exact = (long) half / 2;
+
+	n = labs(n);
+	if (n < max_exact)
+		return ret + (size_t) n;
+	{
+		float		v = logf((float) n / (float) max_exact) / (float) log((double) max_distance / (double) max_exact) *
+			(float) (half - (size_t) max_exact);
+		long		large = max_exact + (long) v;
+
+		if (large > (long) half - 1)
+			large = (long) half - 1;
+		return ret + (size_t) large;
+	}
+}
+
+pgml_status
+pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, size_t seq, const int32_t *ids,
+					 const uint8_t *attention_mask, const int32_t *type_ids, float *hidden, pgml_err *err)
+{
+	size_t		H = enc->H,
+				E = enc->E,
+				I = enc->I,
+				T,
+				S = seq;
+	size_t		n_x,
+				n_qkv,
+				n_ff,
+				n_att,
+				n_bias = 0,
+				n_emb = 0,
+				total = 0,
+				nt = (size_t) pgml_pool_size(pool);
+	float	   *mem = NULL,
+			   *x,
+			   *tmp,
+			   *qkv,
+			   *ctx,
+			   *ff,
+			   *att,
+			   *bias = NULL,
+			   *emb;
+	pgml_status rc = PGML_OK;
+
+	if (batch == 0 || seq == 0)
+		return PGML_OK;
+	if (ids == NULL || attention_mask == NULL || hidden == NULL)
+		return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "encoder input is missing");
+	if (enc->info.max_positions > 0 && seq > enc->info.max_positions)
+	{
+		pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "input of %zu tokens is too long for this model", seq);
+		pgml_err_detail(err, "The model allows at most %zu tokens.", enc->info.max_positions);
+		return PGML_ERR_INVALID_ARGUMENT;
+	}
+	if (!pgml_mul_size(batch, seq, &T) || T > INT32_MAX)
+		return pgml_error(err, PGML_ERR_LIMIT, "encoder batch too large");
+	for (size_t t = 0; t < T; t++)
+	{
+		if (ids[t] < 0 || (size_t) ids[t] >= enc->vocab)
+		{
+			pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "token id %d is outside the vocabulary", (int) ids[t]);
+			pgml_err_detail(err, "The vocabulary has %zu tokens.", enc->vocab);
+			return PGML_ERR_INVALID_ARGUMENT;
+		}
+		if (type_ids != NULL && type_ids[t] != 0 && (type_ids[t] < 0 || (size_t) type_ids[t] >= enc->n_types))
+		{
+			pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "token type id %d is out of range", (int) type_ids[t]);
+			pgml_err_detail(err, "The model has %zu token types.", enc->n_types);
+			return PGML_ERR_INVALID_ARGUMENT;
+		}
+	}
+	/* scratch: x, tmp [T, H]; qkv [T, 3H]; ctx [T, H]; ff [T, I]; att nt × S × S; bias heads × S × S; emb [T, E] */
+	{
+		bool		ok = pgml_mul_size(T, H, &n_x) && pgml_mul_size(n_x, 3, &n_qkv) && pgml_mul_size(T, I, &n_ff) &&
+			pgml_mul_size(S, S, &n_att) && pgml_mul_size(n_att, nt, &n_att) && pgml_mul_size(T, E, &n_emb);
+
+		if (ok && enc->rel_bias != NULL)
+			ok = pgml_mul_size(S * S, enc->heads, &n_bias) && S * S / S == S;
+		ok = ok && pgml_add_size(total, n_x * 3, &total) && pgml_add_size(total, n_qkv, &total) &&
+			pgml_add_size(total, n_ff, &total) && pgml_add_size(total, n_att, &total) &&
+			pgml_add_size(total, n_bias, &total) && pgml_add_size(total, enc->proj_w ? n_emb : 0, &total) &&
+			pgml_mul_size(total, sizeof(float), &total);
+		if (!ok)
+			return pgml_error(err, PGML_ERR_LIMIT, "encoder batch too large");
+		mem = pgml_malloc(total);
+		if (mem == NULL)
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		x = mem;
+		tmp = x + n_x;
+		ctx = tmp + n_x;
+		qkv = ctx + n_x;
+		ff = qkv + n_qkv;
+		att = ff + n_ff;
+		if (n_bias)
+			bias = att + n_att;
+		emb = enc->proj_w ? att + n_att + n_bias : x;
+	}
+
+	/* embeddings */
+	for (size_t b = 0; b < batch; b++)
+	{
+		size_t		count = 0;
+
+		for (size_t s = 0; s < S; s++)
+		{
+			size_t		t = b * S + s;
+			size_t		p = s;
+			float	   *row = emb + t * E;
+			const float *w = enc->word + (size_t) ids[t] * E;
+
+			if (enc->count_positions)
+			{
+				/* HF create_position_ids_from_input_ids: real (non-pad) tokens count from pad + 1 */
+				if (ids[t] != enc->pad_id)
+					p = (size_t) enc->pad_id + ++count;
+				else
+					p = (size_t) enc->pad_id;
+			}
+			if (p >= enc->pos_rows)
+			{
+				rc = pgml_error(err, PGML_ERR_INTERNAL, "position %zu out of range", p);
+				goto done;
+			}
+			for (size_t i = 0; i < E; i++)
+				row[i] = w[i] + enc->pos[p * E + i];
+			if (enc->type != NULL)
+			{
+				const float *ty = enc->type + (size_t) (type_ids ? type_ids[t] : 0) * E;
+
+				for (size_t i = 0; i < E; i++)
+					row[i] += ty[i];
+			}
+		}
+	}
+	if ((rc = add_ln(pool, emb, NULL, T, E, enc->emb_g, enc->emb_b, enc->eps, err)) != PGML_OK)
+		goto done;
+	if (enc->proj_w != NULL &&
+		(rc = pgml_linear(pool, emb, E, T, E, enc->proj_w, enc->proj_b, H, PGML_ACT_NONE, x, H, err)) != PGML_OK)
+		goto done;
+	if (bias != NULL)
+		for (size_t h = 0; h < enc->heads; h++)
+			for (size_t i = 0; i < S; i++)
+				for (size_t j = 0; j < S; j++)
+					bias[(h * S + i) * S + j] =
+						enc->rel_bias[rel_bucket((long) j - (long) i, enc->rel_buckets, enc->rel_max_distance) *
+									  enc->heads + h];
+
+	for (size_t l = 0; l < enc->n_layers; l++)
+	{
+		const enc_layer *ly = &enc->layers[l];
+		float	   *sw;
+
+		if ((rc = pgml_check_stop(err)) != PGML_OK)
+			goto done;
+		if ((rc = pgml_linear(pool, x, H, T, H, ly->q_w, ly->q_b, H, PGML_ACT_NONE, qkv, 3 * H, err)) ||
+			(rc = pgml_linear(pool, x, H, T, H, ly->k_w, ly->k_b, H, PGML_ACT_NONE, qkv + H, 3 * H, err)) ||
+			(rc = pgml_linear(pool, x, H, T, H, ly->v_w, ly->v_b, H, PGML_ACT_NONE, qkv + 2 * H, 3 * H, err)) ||
+			(rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
+								 attention_mask, bias, ctx, H, att, err)) ||
+			(rc = pgml_linear(pool, ctx, H, T, H, ly->o_w, ly->o_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+			(rc = add_ln(pool, tmp, x, T, H, ly->ln1_g, ly->ln1_b, enc->eps, err)))
+			goto done;
+		sw = x;
+		x = tmp;
+		tmp = sw;
+		if ((rc = pgml_linear(pool, x, H, T, H, ly->f1_w, ly->f1_b, I, enc->act, ff, I, err)) ||
+			(rc = pgml_linear(pool, ff, I, T, I, ly->f2_w, ly->f2_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+			(rc = add_ln(pool, tmp, x, T, H, ly->ln2_g, ly->ln2_b, enc->eps, err)))
+			goto done;
+		sw = x;
+		x = tmp;
+		tmp = sw;
+	}
+	memcpy(hidden, x, n_x * sizeof(float));
+done:
+	pgml_free(mem);
+	return rc;
+}

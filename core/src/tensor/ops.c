@@ -1,0 +1,629 @@
+/*
+ * ops.c — float32 transformer kernels (see pgml/tensor.h): dtype conversion, linear layers on OpenBLAS,
+ * activations, residual + LayerNorm, softmax, attention, rotary embeddings.
+ *
+ * GEMMs dominate an encoder's time; they run as single-threaded cblas_sgemm calls, one per pool worker,
+ * on disjoint row blocks (or column blocks when there are few rows). The elementwise kernels (GELU,
+ * softmax, LayerNorm) have an AVX-512 version compiled per function with __attribute__((target)) and
+ * chosen once from CPUID; the *_ref functions are the plain C references the tests compare them with.
+ * The AVX-512 exp is a degree-6 polynomial after range reduction (relative error ~2e-7) and erf is
+ * Abramowitz & Stegun 7.1.26 (absolute error 1.5e-7): far below the 1e-4 the models are checked to.
+ */
+#include "pgml/tensor.h"
+
+#include "pgml/distance.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PGML_X86 1
+#include <immintrin.h>
+#endif
+
+/* ---------------------------------------------------------------------------------------------------
+ * dtypes
+ * ------------------------------------------------------------------------------------------------- */
+
+float
+pgml_bf16_to_f32(uint16_t h)
+{
+	uint32_t	bits = (uint32_t) h << 16;
+	float		f;
+
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+uint16_t
+pgml_f32_to_bf16(float f)
+{
+	uint32_t	x;
+
+	memcpy(&x, &f, 4);
+	if ((x & 0x7fffffff) > 0x7f800000)
+		return (uint16_t) ((x >> 16) | 0x40);
+	x += 0x7fff + ((x >> 16) & 1);
+	return (uint16_t) (x >> 16);
+}
+
+void
+pgml_convert_to_f32(pgml_dtype dt, const void *src, float *dst, size_t n)
+{
+	const uint8_t *p = src;
+
+	if (dt == PGML_DTYPE_F32)
+	{
+		memcpy(dst, src, n * sizeof(float));
+		return;
+	}
+	if (dt == PGML_DTYPE_F16 && ((uintptr_t) src % 2) == 0)
+	{
+		pgml_f16_to_f32_n(src, dst, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		uint16_t	h;
+
+		memcpy(&h, p + 2 * i, 2);
+		dst[i] = dt == PGML_DTYPE_F16 ? pgml_f16_to_f32(h) : pgml_bf16_to_f32(h);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Activations
+ * ------------------------------------------------------------------------------------------------- */
+
+bool
+pgml_act_parse(const char *name, pgml_act *out)
+{
+	static const struct
+	{
+		const char *name;
+		pgml_act	act;
+	}			names[] = {
+		{"gelu", PGML_ACT_GELU}, {"gelu_python", PGML_ACT_GELU}, {"gelu_new", PGML_ACT_GELU_TANH},
+		{"gelu_pytorch_tanh", PGML_ACT_GELU_TANH}, {"gelu_fast", PGML_ACT_GELU_TANH},
+		{"relu", PGML_ACT_RELU}, {"silu", PGML_ACT_SILU}, {"swish", PGML_ACT_SILU},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i].name, name) == 0)
+		{
+			*out = names[i].act;
+			return true;
+		}
+	return false;
+}
+
+static inline float
+act1(float v, pgml_act act)
+{
+	switch (act)
+	{
+		case PGML_ACT_GELU:
+			return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+		case PGML_ACT_GELU_TANH:
+			return 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+		case PGML_ACT_RELU:
+			return v > 0 ? v : 0;
+		case PGML_ACT_SILU:
+			return v / (1.0f + expf(-v));
+		case PGML_ACT_NONE:
+			break;
+	}
+	return v;
+}
+
+void
+pgml_bias_act_ref(float *x, const float *b, size_t n, pgml_act act)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = act1(x[i] + (b ? b[i] : 0.0f), act);
+}
+
+void
+pgml_add_layernorm_ref(float *x, const float *r, size_t T, size_t n, const float *g, const float *b, float eps)
+{
+	for (size_t t = 0; t < T; t++)
+	{
+		float	   *row = x + t * n;
+		double		mean = 0,
+					var = 0,
+					inv;
+
+		if (r != NULL)
+			for (size_t i = 0; i < n; i++)
+				row[i] += r[t * n + i];
+		for (size_t i = 0; i < n; i++)
+			mean += row[i];
+		mean /= (double) n;
+		for (size_t i = 0; i < n; i++)
+			var += (row[i] - mean) * (row[i] - mean);
+		var /= (double) n;
+		inv = 1.0 / sqrt(var + eps);
+		for (size_t i = 0; i < n; i++)
+			row[i] = (float) ((row[i] - mean) * inv) * g[i] + (b ? b[i] : 0.0f);
+	}
+}
+
+void
+pgml_softmax_ref(float *x, size_t n)
+{
+	float		m = -INFINITY;
+	double		s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	if (m == -INFINITY)
+	{
+		memset(x, 0, n * sizeof(float));
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		x[i] = expf(x[i] - m);
+		s += x[i];
+	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float) (x[i] / s);
+}
+
+void
+pgml_swiglu(const float *gate, const float *up, float *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * AVX-512
+ * ------------------------------------------------------------------------------------------------- */
+
+#ifdef PGML_X86
+#define AVX512 __attribute__((target("avx512f,avx512dq,fma")))
+
+/* e^x for x in about [-87, 88]; below, 0. */
+AVX512 static inline __m512
+exp512(__m512 x)
+{
+	const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+	const __m512 ln2hi = _mm512_set1_ps(0.693359375f);
+	const __m512 ln2lo = _mm512_set1_ps(-2.12194440e-4f);
+	__m512		n,
+				r,
+				p;
+
+	x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f)), _mm512_set1_ps(-87.0f));
+	n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	r = _mm512_fnmadd_ps(n, ln2hi, x);
+	r = _mm512_fnmadd_ps(n, ln2lo, r);
+	p = _mm512_set1_ps(1.9875691500e-4f);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+	p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+	return _mm512_scalef_ps(p, n);
+}
+
+/* erf(x), Abramowitz & Stegun 7.1.26. */
+AVX512 static inline __m512
+erf512(__m512 x)
+{
+	__m512		a = _mm512_abs_ps(x);
+	__m512		t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f),
+																		  _mm512_set1_ps(1.0f)));
+	__m512		p = _mm512_set1_ps(1.061405429f);
+	__m512		y;
+
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+	p = _mm512_mul_ps(p, t);
+	y = _mm512_fnmadd_ps(p, exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a))),
+						 _mm512_set1_ps(1.0f));
+	/* copy the sign of x */
+	return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y),
+											   _mm512_and_si512(_mm512_castps_si512(x),
+																_mm512_set1_epi32((int) 0x80000000u))));
+}
+
+AVX512 static inline __m512
+act512(__m512 v, pgml_act act)
+{
+	const __m512 half = _mm512_set1_ps(0.5f),
+				one = _mm512_set1_ps(1.0f);
+
+	switch (act)
+	{
+		case PGML_ACT_GELU:
+			return _mm512_mul_ps(_mm512_mul_ps(half, v),
+								 _mm512_add_ps(one, erf512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)))));
+		case PGML_ACT_GELU_TANH:
+			{
+				/* tanh(u) = 1 - 2 / (e^{2u} + 1) */
+				__m512		u = _mm512_mul_ps(_mm512_set1_ps(0.7978845608028654f),
+											  _mm512_fmadd_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), v),
+															  _mm512_mul_ps(v, v), v));
+				__m512		e = exp512(_mm512_add_ps(u, u));
+				__m512		th = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
+
+				return _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, th));
+			}
+		case PGML_ACT_RELU:
+			return _mm512_max_ps(v, _mm512_setzero_ps());
+		case PGML_ACT_SILU:
+			return _mm512_div_ps(v, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+		case PGML_ACT_NONE:
+			break;
+	}
+	return v;
+}
+
+AVX512 static void
+avx512_bias_act(float *x, const float *b, size_t n, pgml_act act)
+{
+	size_t		i = 0;
+
+	for (; i < n; i += 16)
+	{
+		__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+		__m512		v = _mm512_maskz_loadu_ps(m, x + i);
+
+		if (b != NULL)
+			v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
+		_mm512_mask_storeu_ps(x + i, m, act512(v, act));
+	}
+}
+
+AVX512 static void
+avx512_add_layernorm(float *x, const float *r, size_t T, size_t n, const float *g, const float *b, float eps)
+{
+	for (size_t t = 0; t < T; t++)
+	{
+		float	   *row = x + t * n;
+		__m512		s = _mm512_setzero_ps(),
+					s2 = _mm512_setzero_ps();
+		float		mean,
+					inv;
+		__m512		vm,
+					vi;
+
+		for (size_t i = 0; i < n; i += 16)
+		{
+			__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+			__m512		v = _mm512_maskz_loadu_ps(m, row + i);
+
+			if (r != NULL)
+			{
+				v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + t * n + i));
+				_mm512_mask_storeu_ps(row + i, m, v);
+			}
+			s = _mm512_add_ps(s, v);
+		}
+		mean = _mm512_reduce_add_ps(s) / (float) n;
+		vm = _mm512_set1_ps(mean);
+		for (size_t i = 0; i < n; i += 16)
+		{
+			__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+			__m512		d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, row + i), vm);
+
+			s2 = _mm512_fmadd_ps(d, d, s2);
+		}
+		inv = 1.0f / sqrtf(_mm512_reduce_add_ps(s2) / (float) n + eps);
+		vi = _mm512_set1_ps(inv);
+		for (size_t i = 0; i < n; i += 16)
+		{
+			__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+			__m512		v = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + i), vm), vi);
+
+			v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, g + i));
+			if (b != NULL)
+				v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
+			_mm512_mask_storeu_ps(row + i, m, v);
+		}
+	}
+}
+
+AVX512 static void
+avx512_softmax(float *x, size_t n)
+{
+	__m512		vmax = _mm512_set1_ps(-INFINITY),
+				vs = _mm512_setzero_ps();
+	float		mx,
+				inv;
+
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+
+		vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, x + i));
+	}
+	mx = _mm512_reduce_max_ps(vmax);
+	if (mx == -INFINITY)
+	{
+		memset(x, 0, n * sizeof(float));
+		return;
+	}
+	vmax = _mm512_set1_ps(mx);
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+		__m512		d = _mm512_sub_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), m, x + i), vmax);
+		__m512		e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d, _mm512_set1_ps(-87.0f), _CMP_GE_OQ) & m,
+											exp512(d));
+
+		_mm512_mask_storeu_ps(x + i, m, e);
+		vs = _mm512_add_ps(vs, e);
+	}
+	inv = 1.0f / _mm512_reduce_add_ps(vs);
+	for (size_t i = 0; i < n; i += 16)
+	{
+		__mmask16	m = n - i >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << (n - i)) - 1);
+
+		_mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_set1_ps(inv)));
+	}
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------------
+ * Dispatch
+ * ------------------------------------------------------------------------------------------------- */
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool use_avx512;
+
+static void
+choose(void)
+{
+#ifdef PGML_X86
+	__builtin_cpu_init();
+	use_avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#endif
+}
+
+void
+pgml_bias_act(float *x, const float *b, size_t n, pgml_act act)
+{
+	pthread_once(&once, choose);
+#ifdef PGML_X86
+	if (use_avx512)
+	{
+		avx512_bias_act(x, b, n, act);
+		return;
+	}
+#endif
+	pgml_bias_act_ref(x, b, n, act);
+}
+
+void
+pgml_add_layernorm(float *x, const float *r, size_t T, size_t n, const float *g, const float *b, float eps)
+{
+	pthread_once(&once, choose);
+#ifdef PGML_X86
+	if (use_avx512)
+	{
+		avx512_add_layernorm(x, r, T, n, g, b, eps);
+		return;
+	}
+#endif
+	pgml_add_layernorm_ref(x, r, T, n, g, b, eps);
+}
+
+void
+pgml_softmax(float *x, size_t n)
+{
+	pthread_once(&once, choose);
+#ifdef PGML_X86
+	if (use_avx512)
+	{
+		avx512_softmax(x, n);
+		return;
+	}
+#endif
+	pgml_softmax_ref(x, n);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Linear layers
+ * ------------------------------------------------------------------------------------------------- */
+
+typedef struct linear_ctx
+{
+	const float *x;
+	size_t		ldx,
+				T,
+				K,
+				N,
+				ldy,
+				block;
+	const float *W,
+			   *b;
+	pgml_act	act;
+	float	   *y;
+	bool		by_rows;
+} linear_ctx;
+
+/* Computes rows [r0, r1) and columns [c0, c1) of y. */
+static void
+linear_part(const linear_ctx *c, size_t r0, size_t r1, size_t c0, size_t c1)
+{
+	float	   *y = c->y + r0 * c->ldy + c0;
+	size_t		rows = r1 - r0,
+				cols = c1 - c0;
+
+	if (rows == 0 || cols == 0)
+		return;
+	if (c->b != NULL)
+		for (size_t r = 0; r < rows; r++)
+			memcpy(y + r * c->ldy, c->b + c0, cols * sizeof(float));
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) cols, (int) c->K, 1.0f,
+				c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, c->b != NULL ? 1.0f : 0.0f,
+				y, (int) c->ldy);
+	if (c->act != PGML_ACT_NONE)
+		for (size_t r = 0; r < rows; r++)
+			pgml_bias_act(y + r * c->ldy, NULL, cols, c->act);
+}
+
+static void
+linear_range(void *ctx, size_t begin, size_t end, int worker)
+{
+	const linear_ctx *c = ctx;
+
+	(void) worker;
+	for (size_t i = begin; i < end; i++)
+	{
+		size_t		lo = i * c->block;
+
+		if (c->by_rows)
+			linear_part(c, lo, lo + c->block < c->T ? lo + c->block : c->T, 0, c->N);
+		else
+			linear_part(c, 0, c->T, lo, lo + c->block < c->N ? lo + c->block : c->N);
+	}
+}
+
+pgml_status
+pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W, const float *b,
+			size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err)
+{
+	linear_ctx	c = {x, ldx, T, K, N, ldy, 0, W, b, act, y, true};
+	size_t		nt = (size_t) pgml_pool_size(pool);
+	size_t		parts;
+
+	if (T == 0 || N == 0)
+		return PGML_OK;
+	if (T > INT32_MAX || K > INT32_MAX || N > INT32_MAX || ldx > INT32_MAX || ldy > INT32_MAX)
+		return pgml_error(err, PGML_ERR_LIMIT, "matrix too large for sgemm");
+	if (nt <= 1 || (size_t) T * N * K < 64 * 64 * 64)
+	{
+		linear_part(&c, 0, T, 0, N);
+		return PGML_OK;
+	}
+	/* one block per worker; rows when there are enough of them, else columns (multiples of 16) */
+	if (T >= 32 * nt)
+	{
+		c.block = (T + nt - 1) / nt;
+		parts = (T + c.block - 1) / c.block;
+	}
+	else
+	{
+		c.by_rows = false;
+		c.block = ((N + nt - 1) / nt + 15) / 16 * 16;
+		parts = (N + c.block - 1) / c.block;
+	}
+	return pgml_parallel_for(pool, parts, 1, linear_range, &c, err);
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Attention
+ * ------------------------------------------------------------------------------------------------- */
+
+typedef struct attn_ctx
+{
+	size_t		batch,
+				seq,
+				heads,
+				dh,
+				ld,
+				ldc;
+	const float *q,
+			   *k,
+			   *v,
+			   *bias;
+	const uint8_t *mask;
+	float	   *ctx,
+			   *scratch;
+	float		scale;
+} attn_ctx;
+
+static void
+attn_range(void *arg, size_t begin, size_t end, int worker)
+{
+	const attn_ctx *c = arg;
+	size_t		S = c->seq;
+	float	   *sc = c->scratch + (size_t) worker * S * S;
+
+	for (size_t item = begin; item < end; item++)
+	{
+		size_t		bi = item / c->heads,
+					h = item % c->heads;
+		const uint8_t *mask = c->mask + bi * S;
+		size_t		off = bi * S * c->ld + h * c->dh;
+		float	   *out = c->ctx + bi * S * c->ldc + h * c->dh;
+		size_t		L = S;
+
+		/* keys past the last real token contribute nothing: leave them out */
+		while (L > 0 && mask[L - 1] == 0)
+			L--;
+		if (L == 0)
+		{
+			for (size_t i = 0; i < S; i++)
+				memset(out + i * c->ldc, 0, c->dh * sizeof(float));
+			continue;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) S, (int) L, (int) c->dh, c->scale,
+					c->q + off, (int) c->ld, c->k + off, (int) c->ld, 0.0f, sc, (int) L);
+		for (size_t i = 0; i < S; i++)
+		{
+			float	   *row = sc + i * L;
+
+			if (c->bias != NULL)
+			{
+				const float *br = c->bias + (h * S + i) * S;
+
+				for (size_t j = 0; j < L; j++)
+					row[j] += br[j];
+			}
+			for (size_t j = 0; j < L; j++)
+				if (mask[j] == 0)
+					row[j] = -INFINITY;
+			pgml_softmax(row, L);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) S, (int) c->dh, (int) L, 1.0f, sc, (int) L,
+					c->v + off, (int) c->ld, 0.0f, out, (int) c->ldc);
+	}
+}
+
+pgml_status
+pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh, const float *q,
+			   const float *k, const float *v, size_t ld, const uint8_t *mask, const float *bias, float *ctx,
+			   size_t ldc, float *scratch, pgml_err *err)
+{
+	attn_ctx	c = {batch, seq, heads, dh, ld, ldc, q, k, v, bias, mask, ctx, scratch,
+	(float) (1.0 / sqrt((double) dh))};
+
+	if (seq > INT32_MAX || ld > INT32_MAX || ldc > INT32_MAX)
+		return pgml_error(err, PGML_ERR_LIMIT, "attention too large");
+	return pgml_parallel_for(pool, batch * heads, 1, attn_range, &c, err);
+}
+
+void
+pgml_rotary(float *x, size_t seq, size_t ld, size_t heads, size_t dh, size_t rot_dims, double base)
+{
+	size_t		half = rot_dims / 2;
+
+	for (size_t p = 0; p < seq; p++)
+		for (size_t i = 0; i < half; i++)
+		{
+			double		theta = (double) p * pow(base, -2.0 * (double) i / (double) rot_dims);
+			float		cs = (float) cos(theta),
+						sn = (float) sin(theta);
+
+			for (size_t h = 0; h < heads; h++)
+			{
+				float	   *r = x + p * ld + h * dh;
+				float		a = r[i],
+							b = r[i + half];
+
+				r[i] = a * cs - b * sn;
+				r[i + half] = b * cs + a * sn;
+			}
+		}
+}

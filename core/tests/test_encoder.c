@@ -1,0 +1,410 @@
+/*
+ * Tests for the transformer encoders: every tiny model of core/tests/fixtures/models/ (built by
+ * tools/make_tiny_models.py with transformers) must reproduce transformers' last_hidden_state
+ * (tools/make_fixtures.py) within 1e-4 on real tokens; the real all-MiniLM-L6-v2 too when
+ * PGML_MINILM_DIR points at it. Plus errors: bad config, unknown model type, bad ids, wrong shapes.
+ */
+#include "test.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgml/json.h"
+#include "pgml/pool.h"
+#include "pgml/safetensors.h"
+#include "pgml/transformer.h"
+
+/* The fixture directory of model `name` (relative to core/ or to the repository root). */
+static const char *
+model_dir(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "tests/fixtures/models/%s", name);
+	if (access(buf, F_OK) == 0)
+		return buf;
+	snprintf(buf, len, "core/tests/fixtures/models/%s", name);
+	return buf;
+}
+
+typedef struct fixture_in
+{
+	size_t		batch,
+				seq,
+				hidden_size;
+	int32_t    *ids;
+	int32_t    *types;
+	uint8_t    *mask;
+	float	   *expect;
+} fixture_in;
+
+static void
+fixture_in_free(fixture_in *f)
+{
+	free(f->ids);
+	free(f->types);
+	free(f->mask);
+	free(f->expect);
+}
+
+static int
+read_fixture(const char *path, fixture_in *f)
+{
+	json_t	   *doc = NULL;
+	pgml_err	err;
+	size_t		T;
+	const json_t *types;
+
+	memset(f, 0, sizeof(*f));
+	if (pgml_json_load_file(path, 16 << 20, &doc, &err) != PGML_OK)
+	{
+		test_fail(__FILE__, __LINE__, "cannot load %s: %s", path, err.msg);
+		return 0;
+	}
+	f->batch = json_integer_value(json_object_get(doc, "batch"));
+	f->seq = json_integer_value(json_object_get(doc, "seq"));
+	f->hidden_size = json_integer_value(json_object_get(doc, "hidden_size"));
+	T = f->batch * f->seq;
+	f->ids = calloc(T, sizeof(int32_t));
+	f->mask = calloc(T, 1);
+	f->expect = calloc(T * f->hidden_size, sizeof(float));
+	types = json_object_get(doc, "type_ids");
+	if (json_is_array(types))
+		f->types = calloc(T, sizeof(int32_t));
+	for (size_t t = 0; t < T; t++)
+	{
+		f->ids[t] = (int32_t) json_integer_value(json_array_get(json_object_get(doc, "ids"), t));
+		f->mask[t] = (uint8_t) json_integer_value(json_array_get(json_object_get(doc, "mask"), t));
+		if (f->types)
+			f->types[t] = (int32_t) json_integer_value(json_array_get(types, t));
+	}
+	for (size_t i = 0; i < T * f->hidden_size; i++)
+		f->expect[i] = (float) json_number_value(json_array_get(json_object_get(doc, "hidden"), i));
+	json_decref(doc);
+	return 1;
+}
+
+/* Runs model dir on the fixture, returns max |ours - transformers| over real tokens (or -1). */
+static double
+run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype)
+{
+	pgml_encoder *enc = NULL;
+	pgml_encoder_opts opts = {dtype};
+	pgml_err	err;
+	fixture_in	f;
+	float	   *out;
+	double		worst = 0;
+
+	if (!read_fixture(fixture, &f))
+		return -1;
+	if (pgml_encoder_load(dir, &opts, &enc, &err) != PGML_OK)
+	{
+		test_fail(__FILE__, __LINE__, "load %s: %s (%s)", dir, err.msg, err.detail);
+		fixture_in_free(&f);
+		return -1;
+	}
+	CHECK_INT(pgml_encoder_get_info(enc)->hidden_size, f.hidden_size);
+	out = calloc(f.batch * f.seq * f.hidden_size, sizeof(float));
+	if (pgml_encoder_forward(enc, pool, f.batch, f.seq, f.ids, f.mask, f.types, out, &err) != PGML_OK)
+	{
+		test_fail(__FILE__, __LINE__, "forward %s: %s", dir, err.msg);
+		worst = -1;
+	}
+	else
+		for (size_t t = 0; t < f.batch * f.seq; t++)
+			if (f.mask[t])
+				for (size_t i = 0; i < f.hidden_size; i++)
+				{
+					double		d = fabs(out[t * f.hidden_size + i] - f.expect[t * f.hidden_size + i]);
+
+					if (!(d <= worst))
+						worst = d;
+				}
+	free(out);
+	pgml_encoder_free(enc);
+	fixture_in_free(&f);
+	return worst;
+}
+
+static void
+check_model(const char *name)
+{
+	char		dir[256],
+				fx[300];
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+	double		d1,
+				d2;
+
+	model_dir(name, dir, sizeof(dir));
+	snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+	d1 = run_fixture(dir, fx, NULL, NULL);
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	d2 = run_fixture(dir, fx, pool, NULL);
+	pgml_pool_free(pool);
+	if (getenv("PGML_TEST_VERBOSE"))
+		fprintf(stderr, "  %s: max abs diff %.3g (1 thread), %.3g (2 threads)\n", name, d1, d2);
+	CHECK(d1 >= 0 && d1 <= 1e-4);
+	CHECK(d2 >= 0 && d2 <= 1e-4);
+}
+
+TEST(encoder_bert_matches_transformers) { check_model("bert"); }
+TEST(encoder_bert_gelu_new_matches_transformers) { check_model("bert_gelu_new"); }
+TEST(encoder_bert_f16_matches_transformers) { check_model("bert_f16"); }
+TEST(encoder_bert_bf16_matches_transformers) { check_model("bert_bf16"); }
+TEST(encoder_roberta_prefixed_matches_transformers) { check_model("roberta"); }
+TEST(encoder_xlm_roberta_sharded_matches_transformers) { check_model("xlm_roberta"); }
+TEST(encoder_distilbert_matches_transformers) { check_model("distilbert"); }
+TEST(encoder_electra_matches_transformers) { check_model("electra"); }
+TEST(encoder_mpnet_matches_transformers) { check_model("mpnet"); }
+
+TEST(encoder_minilm_real_model)
+{
+	const char *dir = getenv("PGML_MINILM_DIR");
+	char		fx[256];
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+	double		d;
+
+	if (dir == NULL || dir[0] == '\0')
+		return;					/* skipped: set PGML_MINILM_DIR to the all-MiniLM-L6-v2 directory */
+	model_dir("minilm_expected.json", fx, sizeof(fx));
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	d = run_fixture(dir, fx, pool, NULL);
+	pgml_pool_free(pool);
+	if (getenv("PGML_TEST_VERBOSE"))
+		fprintf(stderr, "  minilm: max abs diff %.3g\n", d);
+	CHECK(d >= 0 && d <= 1e-4);
+}
+
+/* Writes text to dir/name. */
+static void
+write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char		path[512];
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (f == NULL)
+		return;
+	fwrite(data, 1, len, f);
+	fclose(f);
+}
+
+/* A scratch model directory: config.json from text, model.safetensors copied from the bert fixture. */
+static void
+make_dir(char *dir, size_t len, const char *config)
+{
+	char		src[256],
+				path[600];
+	FILE	   *in;
+	char	   *buf;
+	long		n;
+
+	snprintf(dir, len, "/tmp/pgml_enc_test_%d", (int) getpid());
+	mkdir(dir, 0700);
+	write_file(dir, "config.json", config, strlen(config));
+	model_dir("bert", src, sizeof(src));
+	snprintf(path, sizeof(path), "%s/model.safetensors", src);
+	in = fopen(path, "rb");
+	if (in == NULL)
+		return;
+	fseek(in, 0, SEEK_END);
+	n = ftell(in);
+	fseek(in, 0, SEEK_SET);
+	buf = malloc((size_t) n);
+	if (fread(buf, 1, (size_t) n, in) == (size_t) n)
+		write_file(dir, "model.safetensors", buf, (size_t) n);
+	free(buf);
+	fclose(in);
+}
+
+static void
+remove_dir(const char *dir)
+{
+	char		path[600];
+
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The tiny bert config with key set to the JSON value text (key NULL: unchanged). */
+static const char *
+bert_cfg(const char *key, const char *value)
+{
+	static char buf[1024];
+	const char *base = "{\"model_type\": \"bert\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
+		"\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 512, "
+		"\"max_position_embeddings\": 64, \"type_vocab_size\": 2}";
+	json_t	   *o = NULL,
+			   *v = NULL;
+	pgml_err	err;
+	char	   *text;
+
+	if (pgml_json_parse(base, strlen(base), "x", &o, &err) != PGML_OK)
+		return base;
+	snprintf(buf, sizeof(buf), "[%s]", value ? value : "0");
+	if (key != NULL && pgml_json_parse(buf, strlen(buf), "x", &v, &err) == PGML_OK)
+	{
+		json_object_set(o, key, json_array_get(v, 0));
+		json_decref(v);
+	}
+	text = pgml_json_dumps(o);
+	snprintf(buf, sizeof(buf), "%s", text ? text : base);
+	pgml_free(text);
+	json_decref(o);
+	return buf;
+}
+
+TEST(encoder_config_errors)
+{
+	char		dir[256];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"gpt5\"}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	CHECK_STR(err.msg, "model type \"gpt5\" is not supported");
+	CHECK(strstr(err.hint, "bert") != NULL);
+	CHECK(enc == NULL);
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), "[1, 2]");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), "{\"hidden_size\": 32}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK(strstr(err.msg, "model_type") != NULL);
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"bert\", \"hidden_size\": 32}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK_STR(err.msg, "config.json has no \"num_hidden_layers\"");
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), bert_cfg("hidden_act", "\"mish\""));
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	CHECK(strstr(err.msg, "mish") != NULL);
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), bert_cfg("num_hidden_layers", "-1"));
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), bert_cfg("position_embedding_type", "\"relative_key\""));
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	remove_dir(dir);
+
+	/* shapes from config.json that disagree with the weights */
+	make_dir(dir, sizeof(dir), bert_cfg("intermediate_size", "65"));
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK(strstr(err.msg, "intermediate.dense.weight") != NULL);
+	CHECK(strstr(err.msg, "[64, 32], expected [65, 32]") != NULL);
+	remove_dir(dir);
+
+	/* more layers than the checkpoint has */
+	make_dir(dir, sizeof(dir), bert_cfg("num_hidden_layers", "3"));
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK_STR(err.msg, "tensor \"encoder.layer.2.attention.self.query.weight\" is missing from the checkpoint");
+	remove_dir(dir);
+
+	make_dir(dir, sizeof(dir), bert_cfg("num_attention_heads", "5"));
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	remove_dir(dir);
+
+	/* missing directory */
+	CHECK_INT(pgml_encoder_load("/nonexistent/pgml", NULL, &enc, &err), PGML_ERR_NOT_FOUND);
+	/* unknown dtype option */
+	make_dir(dir, sizeof(dir), bert_cfg(NULL, NULL));
+	{
+		pgml_encoder_opts o = {"float64"};
+
+		CHECK_INT(pgml_encoder_load(dir, &o, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	}
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_OK);
+	pgml_encoder_free(enc);
+	remove_dir(dir);
+	pgml_encoder_free(NULL);
+}
+
+TEST(encoder_forward_rejects_bad_input)
+{
+	char		dir[256];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+	int32_t		ids[4] = {1, 2, 3, 4};
+	int32_t		types[4] = {0, 1, 0, 0};
+	uint8_t		mask[4] = {1, 1, 1, 0};
+	float		out[4 * 32];
+	const pgml_encoder_info *info;
+	int32_t    *big_ids;
+	uint8_t    *big_mask;
+	float	   *big_out;
+
+	REQUIRE(pgml_encoder_load(model_dir("bert", dir, sizeof(dir)), NULL, &enc, &err) == PGML_OK);
+	info = pgml_encoder_get_info(enc);
+	CHECK_STR(info->model_type, "bert");
+	CHECK_INT(info->num_layers, 2);
+	CHECK_INT(info->num_heads, 4);
+	CHECK_INT(info->vocab_size, 512);
+	CHECK_INT(info->max_positions, 64);
+	CHECK_INT(info->type_vocab_size, 2);
+	CHECK(info->weight_bytes > 100000);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_OK);
+	ids[2] = 512;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	ids[2] = -1;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	ids[2] = 3;
+	types[1] = 2;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	types[1] = -1;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, NULL, out, &err), PGML_OK);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 0, 4, ids, mask, NULL, out, &err), PGML_OK);
+	/* too long: 65 tokens for 64 positions */
+	big_ids = calloc(65, sizeof(int32_t));
+	big_mask = calloc(65, 1);
+	big_out = calloc(65 * 32, sizeof(float));
+	memset(big_mask, 1, 65);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 65, big_ids, big_mask, NULL, big_out, &err),
+			  PGML_ERR_INVALID_ARGUMENT);
+	CHECK(strstr(err.msg, "too long") != NULL);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 64, big_ids, big_mask, NULL, big_out, &err), PGML_OK);
+	/* all padding: defined output, no error */
+	memset(big_mask, 0, 65);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 64, big_ids, big_mask, NULL, big_out, &err), PGML_OK);
+	for (size_t i = 0; i < 64 * 32; i++)
+		CHECK(isfinite(big_out[i]));
+	free(big_ids);
+	free(big_mask);
+	free(big_out);
+	pgml_encoder_free(enc);
+}
+
+static bool
+stop_now(void *state)
+{
+	(void) state;
+	return true;
+}
+
+TEST(encoder_forward_cancels)
+{
+	char		dir[256];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+	int32_t		ids[4] = {1, 2, 3, 4};
+	uint8_t		mask[4] = {1, 1, 1, 1};
+	float		out[4 * 32];
+
+	REQUIRE(pgml_encoder_load(model_dir("bert", dir, sizeof(dir)), NULL, &enc, &err) == PGML_OK);
+	pgml_set_should_stop(stop_now, NULL);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, NULL, out, &err), PGML_ERR_CANCELLED);
+	pgml_set_should_stop(NULL, NULL);
+	pgml_encoder_free(enc);
+}

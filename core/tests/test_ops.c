@@ -1,0 +1,245 @@
+/* Tests for ops.c: each dispatched kernel against its plain C reference, linear and attention against naive loops. */
+#include "test.h"
+
+#include <stdlib.h>
+
+#include "pgml/pool.h"
+#include "pgml/tensor.h"
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static float
+frand(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (float) ((double) (rng_state >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+static void
+fill(float *x, size_t n, float scale)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = frand() * scale;
+}
+
+TEST(ops_bias_act_matches_reference)
+{
+	static const pgml_act acts[] = {PGML_ACT_NONE, PGML_ACT_GELU, PGML_ACT_GELU_TANH, PGML_ACT_RELU, PGML_ACT_SILU};
+	float		x[203],
+				a[203],
+				b[203],
+				bias[203];
+
+	for (size_t k = 0; k < sizeof(acts) / sizeof(acts[0]); k++)
+		for (size_t n = 1; n <= 203; n += 17)
+		{
+			fill(x, n, 8.0f);
+			fill(bias, n, 1.0f);
+			x[0] = -30.0f;
+			memcpy(a, x, sizeof(x));
+			memcpy(b, x, sizeof(x));
+			pgml_bias_act(a, bias, n, acts[k]);
+			pgml_bias_act_ref(b, bias, n, acts[k]);
+			for (size_t i = 0; i < n; i++)
+				CHECK_NEAR(a[i], b[i], 1e-6);
+		}
+	/* exact GELU values */
+	x[0] = 1.0f;
+	x[1] = -1.0f;
+	pgml_bias_act(x, NULL, 2, PGML_ACT_GELU);
+	CHECK_NEAR(x[0], 0.8413447460685429, 1e-6);
+	CHECK_NEAR(x[1], -0.15865525393145707, 1e-6);
+}
+
+TEST(ops_layernorm_matches_reference)
+{
+	float		x[5 * 100],
+				r[5 * 100],
+				a[5 * 100],
+				b[5 * 100],
+				g[100],
+				be[100];
+
+	for (size_t n = 1; n <= 100; n += 33)
+	{
+		fill(x, 5 * n, 3.0f);
+		fill(r, 5 * n, 3.0f);
+		fill(g, n, 1.0f);
+		fill(be, n, 1.0f);
+		memcpy(a, x, sizeof(x));
+		memcpy(b, x, sizeof(x));
+		pgml_add_layernorm(a, r, 5, n, g, be, 1e-5f);
+		pgml_add_layernorm_ref(b, r, 5, n, g, be, 1e-5f);
+		for (size_t i = 0; i < 5 * n; i++)
+			CHECK_NEAR(a[i], b[i], 1e-5);
+		memcpy(a, x, sizeof(x));
+		memcpy(b, x, sizeof(x));
+		pgml_add_layernorm(a, NULL, 5, n, g, NULL, 1e-12f);
+		pgml_add_layernorm_ref(b, NULL, 5, n, g, NULL, 1e-12f);
+		for (size_t i = 0; i < 5 * n; i++)
+			CHECK_NEAR(a[i], b[i], 1e-5);
+	}
+}
+
+TEST(ops_softmax_matches_reference)
+{
+	float		a[130],
+				b[130];
+
+	for (size_t n = 1; n <= 130; n += 13)
+	{
+		fill(a, n, 20.0f);
+		if (n > 3)
+			a[2] = -INFINITY;
+		memcpy(b, a, sizeof(a));
+		pgml_softmax(a, n);
+		pgml_softmax_ref(b, n);
+		for (size_t i = 0; i < n; i++)
+			CHECK_NEAR(a[i], b[i], 1e-6);
+		if (n > 3)
+			CHECK(a[2] == 0.0f);
+	}
+	for (size_t i = 0; i < 5; i++)
+		a[i] = -INFINITY;
+	pgml_softmax(a, 5);
+	for (size_t i = 0; i < 5; i++)
+		CHECK(a[i] == 0.0f);
+}
+
+TEST(ops_linear_matches_naive)
+{
+	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {200, 64, 96}, {3, 128, 300}};
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	for (size_t s = 0; s < 4; s++)
+	{
+		size_t		T = shapes[s][0],
+					K = shapes[s][1],
+					N = shapes[s][2];
+		float	   *x = malloc(T * K * sizeof(float)),
+				   *W = malloc(N * K * sizeof(float)),
+				   *b = malloc(N * sizeof(float)),
+				   *y = malloc(T * (N + 3) * sizeof(float));
+
+		fill(x, T * K, 1.0f);
+		fill(W, N * K, 1.0f);
+		fill(b, N, 1.0f);
+		for (int p = 0; p < 2; p++)
+		{
+			CHECK_INT(pgml_linear(p ? pool : NULL, x, K, T, K, W, b, N, PGML_ACT_RELU, y, N + 3, &err), PGML_OK);
+			for (size_t t = 0; t < T; t++)
+				for (size_t n = 0; n < N; n++)
+				{
+					double		acc = b[n];
+
+					for (size_t k = 0; k < K; k++)
+						acc += (double) x[t * K + k] * W[n * K + k];
+					CHECK_NEAR(y[t * (N + 3) + n], acc > 0 ? acc : 0, 1e-4);
+				}
+		}
+		free(x);
+		free(W);
+		free(b);
+		free(y);
+	}
+	pgml_pool_free(pool);
+}
+
+TEST(ops_attention_matches_naive)
+{
+	size_t		B = 3,
+				S = 9,
+				nh = 2,
+				dh = 4,
+				H = nh * dh,
+				ld = 3 * H;
+	float	   *qkv = malloc(B * S * ld * sizeof(float));
+	float	   *ctx = malloc(B * S * H * sizeof(float));
+	float	   *bias = malloc(nh * S * S * sizeof(float));
+	float	   *scratch = malloc(2 * S * S * sizeof(float));
+	uint8_t		mask[27];
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	fill(qkv, B * S * ld, 2.0f);
+	fill(bias, nh * S * S, 1.0f);
+	for (size_t i = 0; i < B * S; i++)
+		mask[i] = (uint8_t) (i % S < (i / S == 1 ? 4 : S) && !(i / S == 2 && i % S == 3));	/* padding and a hole */
+	for (int withbias = 0; withbias < 2; withbias++)
+	{
+		CHECK_INT(pgml_attention(pool, B, S, nh, dh, qkv, qkv + H, qkv + 2 * H, ld, mask, withbias ? bias : NULL,
+								 ctx, H, scratch, &err), PGML_OK);
+		for (size_t b = 0; b < B; b++)
+			for (size_t h = 0; h < nh; h++)
+				for (size_t i = 0; i < S; i++)
+				{
+					double		sc[9],
+								mx = -1e300,
+								sum = 0;
+
+					for (size_t j = 0; j < S; j++)
+					{
+						double		d = 0;
+
+						for (size_t k = 0; k < dh; k++)
+							d += (double) qkv[(b * S + i) * ld + h * dh + k] * qkv[(b * S + j) * ld + H + h * dh + k];
+						sc[j] = d / sqrt((double) dh) + (withbias ? bias[(h * S + i) * S + j] : 0);
+						if (mask[b * S + j] && sc[j] > mx)
+							mx = sc[j];
+					}
+					for (size_t j = 0; j < S; j++)
+					{
+						sc[j] = mask[b * S + j] ? exp(sc[j] - mx) : 0;
+						sum += sc[j];
+					}
+					for (size_t k = 0; k < dh; k++)
+					{
+						double		o = 0;
+
+						for (size_t j = 0; j < S; j++)
+							o += sc[j] / sum * qkv[(b * S + j) * ld + 2 * H + h * dh + k];
+						CHECK_NEAR(ctx[(b * S + i) * H + h * dh + k], o, 1e-5);
+					}
+				}
+	}
+	pgml_pool_free(pool);
+	free(qkv);
+	free(ctx);
+	free(bias);
+	free(scratch);
+}
+
+TEST(ops_dtype_conversions)
+{
+	pgml_dtype	dt;
+	uint16_t	h[3] = {pgml_f32_to_bf16(1.0f), pgml_f32_to_bf16(-2.5f), pgml_f32_to_bf16(1.00390625f)};
+	float		out[3];
+
+	CHECK(pgml_dtype_parse("BF16", &dt) && dt == PGML_DTYPE_BF16);
+	CHECK(!pgml_dtype_parse("bf16", &dt));
+	CHECK_INT(pgml_dtype_size(PGML_DTYPE_I64), 8);
+	CHECK_STR(pgml_dtype_name(PGML_DTYPE_F16), "F16");
+	pgml_convert_to_f32(PGML_DTYPE_BF16, h, out, 3);
+	CHECK(out[0] == 1.0f && out[1] == -2.5f);
+	CHECK(out[2] == 1.0f);		/* halfway rounds to even */
+	CHECK(pgml_bf16_to_f32(pgml_f32_to_bf16(1.01171875f)) == 1.015625f);
+}
+
+TEST(ops_rotary_rotates_pairs)
+{
+	float		x[2 * 8];
+
+	for (int i = 0; i < 16; i++)
+		x[i] = 1.0f;
+	pgml_rotary(x, 2, 8, 2, 4, 4, 10000.0);
+	/* position 0 is unchanged; position 1 pair 0 turns by 1 radian */
+	CHECK_NEAR(x[0], 1.0, 1e-6);
+	CHECK_NEAR(x[8], cos(1.0) - sin(1.0), 1e-6);
+	CHECK_NEAR(x[10], cos(1.0) + sin(1.0), 1e-6);
+	CHECK_NEAR(x[9], cos(0.01) - sin(0.01), 1e-6);
+}

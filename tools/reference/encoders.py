@@ -1,0 +1,149 @@
+"""Independent numpy forward passes of the encoder architectures, from safetensors weights.
+
+Used by tools/make_fixtures.py to cross-check transformers (and so the fixtures) with a second
+implementation written from the architectures' definitions: bert (and electra, roberta, xlm-roberta,
+which share its layer), distilbert and mpnet.
+"""
+import json
+import math
+import os
+
+import numpy as np
+from safetensors.torch import load_file
+
+
+def load_weights(d):
+    w = {}
+    idx = os.path.join(d, "model.safetensors.index.json")
+    if os.path.exists(idx):
+        for f in sorted(set(json.load(open(idx))["weight_map"].values())):
+            w.update(load_file(os.path.join(d, f)))
+    else:
+        w.update(load_file(os.path.join(d, "model.safetensors")))
+    out = {}
+    for k, v in w.items():
+        for p in ("bert.", "roberta.", "electra.", "distilbert.", "mpnet."):
+            if k.startswith(p):
+                k = k[len(p):]
+        out[k] = v.float().numpy() if v.is_floating_point() else v.numpy()
+    return out
+
+
+def erf(x):
+    return np.vectorize(math.erf)(x.astype(np.float64))
+
+
+def act(x, name):
+    if name == "gelu":
+        return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+    if name == "gelu_new":
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+    if name == "relu":
+        return np.maximum(x, 0)
+    raise ValueError(name)
+
+
+def ln(x, g, b, eps):
+    x = x.astype(np.float64)
+    m = x.mean(-1, keepdims=True)
+    v = ((x - m) ** 2).mean(-1, keepdims=True)
+    return (x - m) / np.sqrt(v + eps) * g + b
+
+
+def lin(x, w, b):
+    return x @ w.T.astype(np.float64) + b
+
+
+def attention(q, k, v, mask, heads, bias=None):
+    B, S, H = q.shape
+    dh = H // heads
+    q = q.reshape(B, S, heads, dh).transpose(0, 2, 1, 3)
+    k = k.reshape(B, S, heads, dh).transpose(0, 2, 1, 3)
+    v = v.reshape(B, S, heads, dh).transpose(0, 2, 1, 3)
+    s = q @ k.transpose(0, 1, 3, 2) / math.sqrt(dh)
+    if bias is not None:
+        s = s + bias[None]
+    s = np.where(mask[:, None, None, :] > 0, s, -1e30)
+    s = s - s.max(-1, keepdims=True)
+    p = np.exp(s)
+    p /= p.sum(-1, keepdims=True)
+    return (p @ v).transpose(0, 2, 1, 3).reshape(B, S, H)
+
+
+def bert_layers(w, x, mask, cfg, prefix="encoder.layer.", bias=None, names=None):
+    heads = cfg["num_attention_heads"]
+    eps = cfg.get("layer_norm_eps", 1e-12)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"{prefix}{i}."
+        if names == "mpnet":
+            a = p + "attention.attn."
+            q, k, v = (lin(x, w[a + n + ".weight"], w[a + n + ".bias"]) for n in "qkv")
+            c = attention(q, k, v, mask, heads, bias)
+            x = ln(lin(c, w[a + "o.weight"], w[a + "o.bias"]) + x, w[p + "attention.LayerNorm.weight"],
+                   w[p + "attention.LayerNorm.bias"], eps)
+        else:
+            a = p + "attention.self."
+            q, k, v = (lin(x, w[a + n + ".weight"], w[a + n + ".bias"]) for n in ("query", "key", "value"))
+            c = attention(q, k, v, mask, heads)
+            o = p + "attention.output."
+            x = ln(lin(c, w[o + "dense.weight"], w[o + "dense.bias"]) + x, w[o + "LayerNorm.weight"],
+                   w[o + "LayerNorm.bias"], eps)
+        h = act(lin(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]), cfg["hidden_act"])
+        x = ln(lin(h, w[p + "output.dense.weight"], w[p + "output.dense.bias"]) + x, w[p + "output.LayerNorm.weight"],
+               w[p + "output.LayerNorm.bias"], eps)
+    return x
+
+
+def positions(ids, cfg):
+    if cfg["model_type"] in ("roberta", "xlm-roberta", "mpnet"):
+        pad = cfg["pad_token_id"]
+        m = (ids != pad).astype(np.int64)
+        return np.cumsum(m, 1) * m + pad
+    return np.broadcast_to(np.arange(ids.shape[1]), ids.shape)
+
+
+def mpnet_bucket(rel, num_buckets=32, max_distance=128):
+    n = -rel
+    num_buckets //= 2
+    ret = (n < 0).astype(np.int64) * num_buckets
+    n = np.abs(n)
+    max_exact = num_buckets // 2
+    with np.errstate(divide="ignore"):
+        large = max_exact + (np.log(np.maximum(n, 1) / max_exact) / math.log(max_distance / max_exact)
+                             * (num_buckets - max_exact)).astype(np.int64)
+    large = np.minimum(large, num_buckets - 1)
+    return ret + np.where(n < max_exact, n, large)
+
+
+def forward(d, ids, mask, type_ids=None):
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    w = load_weights(d)
+    mt = cfg["model_type"]
+    ids = np.asarray(ids)
+    mask = np.asarray(mask)
+    if mt == "distilbert":
+        e = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions(ids, cfg)]
+        x = ln(e, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)
+        for i in range(cfg["n_layers"]):
+            p = f"transformer.layer.{i}."
+            q, k, v = (lin(x, w[p + f"attention.{n}_lin.weight"], w[p + f"attention.{n}_lin.bias"]) for n in "qkv")
+            c = attention(q, k, v, mask, cfg["n_heads"])
+            x = ln(lin(c, w[p + "attention.out_lin.weight"], w[p + "attention.out_lin.bias"]) + x,
+                   w[p + "sa_layer_norm.weight"], w[p + "sa_layer_norm.bias"], 1e-12)
+            h = act(lin(x, w[p + "ffn.lin1.weight"], w[p + "ffn.lin1.bias"]), cfg["activation"])
+            x = ln(lin(h, w[p + "ffn.lin2.weight"], w[p + "ffn.lin2.bias"]) + x, w[p + "output_layer_norm.weight"],
+                   w[p + "output_layer_norm.bias"], 1e-12)
+        return x
+    e = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions(ids, cfg)]
+    if "embeddings.token_type_embeddings.weight" in w:
+        t = np.zeros_like(ids) if type_ids is None else np.asarray(type_ids)
+        e = e + w["embeddings.token_type_embeddings.weight"][t]
+    x = ln(e, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], cfg.get("layer_norm_eps", 1e-12))
+    if "embeddings_project.weight" in w:
+        x = lin(x, w["embeddings_project.weight"], w["embeddings_project.bias"])
+    if mt == "mpnet":
+        S = ids.shape[1]
+        rel = np.arange(S)[None, :] - np.arange(S)[:, None]
+        bias = w["encoder.relative_attention_bias.weight"][mpnet_bucket(rel)].transpose(2, 0, 1)
+        return bert_layers(w, x, mask, cfg, bias=bias, names="mpnet")
+    return bert_layers(w, x, mask, cfg)
