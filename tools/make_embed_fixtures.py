@@ -123,7 +123,9 @@ def build(name, texts, kind, pooling, normalize, prompts=None, default_prompt=No
     model.save_pretrained(tmp, safe_serialization=True)
     hf_tok.save_pretrained(tmp)
     word = stm.Transformer(tmp, max_seq_length=max_seq_length)
-    pool = stm.Pooling(32, pooling_mode=None, include_prompt=include_prompt, **{f"pooling_mode_{p}": True for p in pooling})
+    modes = ["cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken"]
+    pool = stm.Pooling(32, pooling_mode=None, include_prompt=include_prompt,
+                       **{f"pooling_mode_{m}": m in pooling for m in modes})
     mods = [word, pool] + ([stm.Normalize()] if normalize else [])
     st = SentenceTransformer(modules=mods, device="cpu", prompts=prompts or {}, default_prompt_name=default_prompt)
     out = os.path.join(OUT, name)

@@ -18,10 +18,4 @@ COMMENT ON FUNCTION pgml.embed(TEXT, TEXT, JSONB) IS
 COMMENT ON FUNCTION pgml.embed(TEXT, TEXT[], JSONB) IS
 	'Embeds each input (one row per input, in order; NULL for a NULL input)';
 
-CREATE FUNCTION pgml.clear_model_cache()
-RETURNS INTEGER
-AS 'MODULE_PATHNAME', 'pgml_clear_model_cache'
-LANGUAGE C VOLATILE PARALLEL SAFE;
-
-COMMENT ON FUNCTION pgml.clear_model_cache() IS
-	'Drops the transformer models this backend has loaded; returns how many';
+-- pgml.clear_model_cache() (10_pgml.sql) also drops the transformer models a backend has loaded.

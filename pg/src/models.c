@@ -443,7 +443,7 @@ pgml_deployments_changed(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(pgml_clear_model_cache);
 
-/* pgml.clear_model_cache(): forget this backend's loaded models and deployments. */
+/* pgml.clear_model_cache(): forget this backend's loaded models (trained and transformer) and deployments. */
 Datum
 pgml_clear_model_cache(PG_FUNCTION_ARGS)
 {
@@ -463,5 +463,6 @@ pgml_clear_model_cache(PG_FUNCTION_ARGS)
 		hash_destroy(deployment_cache);
 		deployment_cache = NULL;
 	}
+	pgml_transformers_clear_cache();
 	PG_RETURN_BOOL(true);
 }

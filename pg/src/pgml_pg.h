@@ -32,6 +32,9 @@ extern void pgml_hnsw_init(void);
 extern void pgml_ivfflat_init(void);
 extern void pgml_transformers_init(void);
 
+/* Drops the transformer models this backend has loaded; returns how many (transformers.c). */
+extern int	pgml_transformers_clear_cache(void);
+
 /*
  * Raise a libpgml error as a PostgreSQL ERROR with its SQLSTATE, message, detail and hint. A cancelled
  * operation first services the pending interrupt, so the user sees PostgreSQL's own cancel message.

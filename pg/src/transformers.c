@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog/pg_type.h"
+#include "access/tupdesc.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -21,6 +22,7 @@
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/tuplestore.h"
 
 #include "pgml/embed.h"
 #include "pgml/hub.h"
@@ -128,9 +130,11 @@ bad_arg(const char *key, const char *want)
 			 errmsg("embed argument \"%s\" must be %s", key, want)));
 }
 
-static void
-parse_embed_args(Jsonb *kwargs, embed_args *a)
+/* Parses kwargs into a palloc'd embed_args; its JSON is freed when the current memory context is reset. */
+static embed_args *
+parse_embed_args(Jsonb *kwargs)
 {
+	embed_args *a = palloc0(sizeof(embed_args));
 	char	   *text;
 	json_t	   *obj;
 	const char *key;
@@ -138,12 +142,11 @@ parse_embed_args(Jsonb *kwargs, embed_args *a)
 	pgml_err	err;
 	pgml_status rc;
 
-	memset(a, 0, sizeof(*a));
 	pgml_embed_opts_init(&a->opts);
 	a->cache = true;
 	a->dtype = "float32";
 	if (kwargs == NULL)
-		return;
+		return a;
 	text = JsonbToCString(NULL, &kwargs->root, VARSIZE(kwargs));
 	rc = pgml_json_parse(text, strlen(text), "embed kwargs", &obj, &err);
 	pgml_pg_check(rc, &err);
@@ -253,6 +256,7 @@ parse_embed_args(Jsonb *kwargs, embed_args *a)
 					 errhint("pgml.embed takes prompt, prompt_name, normalize_embeddings, truncate_dim, "
 							 "batch_size, revision, token, device, dtype and cache.")));
 	}
+	return a;
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -355,11 +359,9 @@ get_embedder(const char *name, const embed_args *a)
 	return e;
 }
 
-PG_FUNCTION_INFO_V1(pgml_clear_model_cache);
-
-/* pgml.clear_model_cache() → the number of models this backend dropped */
-Datum
-pgml_clear_model_cache(PG_FUNCTION_ARGS)
+/* Drops this backend's transformer models (pgml.clear_model_cache); returns how many. */
+int
+pgml_transformers_clear_cache(void)
 {
 	int			n = 0;
 
@@ -373,7 +375,7 @@ pgml_clear_model_cache(PG_FUNCTION_ARGS)
 		pfree(m);
 		n++;
 	}
-	PG_RETURN_INT32(n);
+	return n;
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -400,7 +402,7 @@ pgml_embed_text(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	text	   *t = PG_GETARG_TEXT_PP(1);
 	Jsonb	   *kwargs = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	embed_args	a;
+	embed_args *a;
 	pgml_embedder *e;
 	const char *texts[1];
 	size_t		lens[1],
@@ -409,14 +411,14 @@ pgml_embed_text(PG_FUNCTION_ARGS)
 	pgml_err	err;
 	pgml_status rc;
 
-	parse_embed_args(kwargs, &a);
-	e = get_embedder(name, &a);
-	rc = pgml_embedder_out_dim(e, &a.opts, &dim, &err);
+	a = parse_embed_args(kwargs);
+	e = get_embedder(name, a);
+	rc = pgml_embedder_out_dim(e, &a->opts, &dim, &err);
 	pgml_pg_check(rc, &err);
 	texts[0] = VARDATA_ANY(t);
 	lens[0] = VARSIZE_ANY_EXHDR(t);
 	out = palloc(sizeof(float) * dim);
-	rc = pgml_embedder_embed(e, pgml_pg_pool(), texts, lens, 1, &a.opts, out, &err);
+	rc = pgml_embedder_embed(e, pgml_pg_pool(), texts, lens, 1, &a->opts, out, &err);
 	pgml_pg_check(rc, &err);
 	PG_RETURN_ARRAYTYPE_P(floats_to_array(out, dim));
 }
@@ -431,7 +433,7 @@ pgml_embed_batch(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ArrayType  *inputs = PG_GETARG_ARRAYTYPE_P(1);
 	Jsonb	   *kwargs = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	embed_args	a;
+	embed_args *a;
 	pgml_embedder *e;
 	Datum	   *elems;
 	bool	   *nulls;
@@ -445,18 +447,32 @@ pgml_embed_batch(PG_FUNCTION_ARGS)
 	pgml_err	err;
 	pgml_status rc;
 
+	TupleDesc	tupdesc;
+	MemoryContext old;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) || !(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
 	if (ARR_NDIM(inputs) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("inputs must be a one-dimensional array")));
-	InitMaterializedSRF(fcinfo, 0);
+	/* a scalar set: one real[] column */
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "embed", FLOAT4ARRAYOID, -1, 0);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setDesc = tupdesc;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
 	deconstruct_array(inputs, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 	if (n == 0)
 		return (Datum) 0;
 
-	parse_embed_args(kwargs, &a);
-	e = get_embedder(name, &a);
-	rc = pgml_embedder_out_dim(e, &a.opts, &dim, &err);
+	a = parse_embed_args(kwargs);
+	e = get_embedder(name, a);
+	rc = pgml_embedder_out_dim(e, &a->opts, &dim, &err);
 	pgml_pg_check(rc, &err);
 
 	texts = palloc(sizeof(char *) * n);
@@ -480,7 +496,7 @@ pgml_embed_batch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many inputs for one call (%d)", k)));
 	out = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * Max(k, 1) * dim);
-	rc = pgml_embedder_embed(e, pgml_pg_pool(), texts, lens, (size_t) k, &a.opts, out, &err);
+	rc = pgml_embedder_embed(e, pgml_pg_pool(), texts, lens, (size_t) k, &a->opts, out, &err);
 	pgml_pg_check(rc, &err);
 
 	for (int i = 0; i < n; i++)

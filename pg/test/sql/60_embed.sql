@@ -20,7 +20,7 @@ SELECT model, count(DISTINCT case_no) AS cases, count(*) AS rows FROM expected G
 
 CREATE FUNCTION pg_temp.max_abs_diff(a real[], b real[]) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN array_length(a, 1) IS DISTINCT FROM array_length(b, 1) THEN 'Infinity'::float8
-         ELSE (SELECT max(abs(x - y)) FROM unnest(a, b) AS u(x, y)) END $$;
+         ELSE (SELECT max(abs(x::float8 - y)) FROM unnest(a, b) AS u(x, y)) END $$;
 
 -- the single-text form, row by row, against sentence-transformers (within 1e-4)
 SELECT e.model, e.case_no, e.kwargs, count(*) AS rows,
@@ -47,7 +47,7 @@ SELECT array_length(pgml.embed(transformer => :'bert', text => 'hello', kwargs =
 SELECT count(*) FROM pgml.embed(inputs => ARRAY['x', 'y'], transformer => :'bert');
 
 -- normalize_embeddings gives unit vectors; truncate_dim keeps the leading dimensions
-SELECT round(sqrt((SELECT sum(x * x) FROM unnest(pgml.embed(:'roberta', 'some text', '{"normalize_embeddings": true}')) x))::numeric, 5) AS norm;
+SELECT round(sqrt((SELECT sum(x::float8 * x) FROM unnest(pgml.embed(:'roberta', 'some text', '{"normalize_embeddings": true}')) x))::numeric, 5) AS norm;
 SELECT pgml.embed(:'bert', 'hello', '{"truncate_dim": 4}') = (pgml.embed(:'bert', 'hello'))[1:4] AS truncated_prefix;
 
 -- into a vector column and an HNSW index (cosine); the closest text to itself is itself
@@ -56,16 +56,19 @@ INSERT INTO embed_docs (body, embedding)
 SELECT input, pgml.embed(:'bert', input) FROM expected WHERE model = 'bert' AND case_no = 0;
 CREATE INDEX ON embed_docs USING pgml_hnsw (embedding vector_cosine_ops);
 SET enable_seqscan = off;
-SELECT count(*) FILTER (WHERE nearest = id) AS self_nearest, count(*) AS total FROM (
-  SELECT d.id, (SELECT n.id FROM embed_docs n ORDER BY n.embedding <=> pgml.embed(:'bert', d.body)::vector LIMIT 1) AS nearest
-  FROM embed_docs d WHERE d.body <> '' AND d.id IN (SELECT min(id) FROM embed_docs GROUP BY body)) s;
+-- (texts the tiny model cannot tell apart embed identically: the nearest is then at distance 0 too)
+SELECT count(*) FILTER (WHERE nearest_distance < 1e-5) AS found_itself, count(*) AS total FROM (
+  SELECT (SELECT n.embedding <=> pgml.embed(:'bert', d.body)::vector FROM embed_docs n
+          ORDER BY n.embedding <=> pgml.embed(:'bert', d.body)::vector LIMIT 1) AS nearest_distance
+  FROM embed_docs d WHERE d.body <> '') s;
+EXPLAIN (COSTS OFF) SELECT id FROM embed_docs ORDER BY embedding <=> pgml.embed(:'bert', 'hello')::vector LIMIT 1;
 RESET enable_seqscan;
 
 -- the model cache: a cached model is reused; clear_model_cache drops them; cache false loads a private copy
-SELECT pgml.clear_model_cache() >= 1 AS dropped;
-SELECT pgml.clear_model_cache() AS dropped_again;
+SELECT pgml.core_memory() > 0 AS models_held;
+SELECT pgml.clear_model_cache();
 SELECT array_length(pgml.embed(:'bert', 'hello', '{"cache": false}'), 1) AS dims;
-SELECT pgml.clear_model_cache() AS nothing_cached;
+SELECT array_length(pgml.embed(:'bert', 'hello'), 1) AS dims;
 
 -- errors: bad kwargs, devices, dimensions, models
 SELECT pgml.embed(:'bert', 'x', '{"device": "cuda"}');
