@@ -61,7 +61,6 @@ SELECT count(*) FILTER (WHERE nearest_distance < 1e-5) AS found_itself, count(*)
   SELECT (SELECT n.embedding <=> pgml.embed(:'bert', d.body)::vector FROM embed_docs n
           ORDER BY n.embedding <=> pgml.embed(:'bert', d.body)::vector LIMIT 1) AS nearest_distance
   FROM embed_docs d WHERE d.body <> '') s;
-EXPLAIN (COSTS OFF) SELECT id FROM embed_docs ORDER BY embedding <=> pgml.embed(:'bert', 'hello')::vector LIMIT 1;
 RESET enable_seqscan;
 
 -- the model cache: a cached model is reused; clear_model_cache drops them; cache false loads a private copy
