@@ -43,3 +43,25 @@ JOIN pgml.models m ON m.id = t.id ORDER BY t.id DESC LIMIT 1;
 -- The catalog where trained models, deployments and their files live.
 SELECT table_name FROM information_schema.tables WHERE table_schema = 'pgml' AND table_type = 'BASE TABLE'
 ORDER BY table_name;
+
+-- Embeddings: the real sentence-transformers/all-MiniLM-L6-v2, run natively in C inside this backend
+-- (tokenizer, 6-layer BERT encoder with memory-mapped weights, mean pooling, normalization).
+SELECT array_length(pgml.embed('sentence-transformers/all-MiniLM-L6-v2', 'PostgreSQL is a database'), 1) AS dims;
+
+-- Semantic search: embed a few sentences into a vector column, index them, and ask a question.
+CREATE TABLE IF NOT EXISTS tour_sentences (id serial PRIMARY KEY, body text, embedding pgml.vector(384));
+TRUNCATE tour_sentences;
+INSERT INTO tour_sentences (body, embedding)
+SELECT body, embedding
+FROM unnest(ARRAY['The cat sat on the mat.', 'PostgreSQL stores rows in heap pages.',
+                  'A transformer turns tokens into vectors.', 'It is raining in Paris today.',
+                  'Indexes make nearest-neighbour search fast.', 'My dog loves long walks.']) WITH ORDINALITY AS s(body, n)
+JOIN pgml.embed('sentence-transformers/all-MiniLM-L6-v2',
+                ARRAY['The cat sat on the mat.', 'PostgreSQL stores rows in heap pages.',
+                      'A transformer turns tokens into vectors.', 'It is raining in Paris today.',
+                      'Indexes make nearest-neighbour search fast.', 'My dog loves long walks.'])
+     WITH ORDINALITY AS e(embedding, n) USING (n);
+CREATE INDEX IF NOT EXISTS tour_sentences_embedding ON tour_sentences USING pgml_hnsw (embedding pgml.vector_cosine_ops);
+SELECT body, round((embedding OPERATOR(pgml.<=>)
+                    pgml.embed('sentence-transformers/all-MiniLM-L6-v2', 'Which pet likes to go outside?')::pgml.vector)::numeric, 3) AS distance
+FROM tour_sentences ORDER BY distance LIMIT 3;
