@@ -579,13 +579,15 @@ tk_regex_compile(const char *re, const char *what, pcre2_code **out, pgml_err *e
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory compiling a regex");
 	code = pcre2_compile((PCRE2_SPTR) re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, cc);
 	pcre2_compile_context_free(cc);
+	if (code == NULL && (ec == PCRE2_ERROR_NOMEMORY || ec == PCRE2_ERROR_HEAP_FAILED))
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory compiling a regex");
 	if (code == NULL)
 	{
 		PCRE2_UCHAR msg[256];
 
 		pcre2_get_error_message(ec, msg, sizeof(msg));
 		pgml_error(err, PGML_ERR_DATA, "invalid regex in tokenizer.json %s", what);
-		pgml_err_detail(err, "At offset %zu: %s.", (size_t) eo, (const char *) msg);
+		pgml_err_detail(err, "At offset %zu: %s (%d).", (size_t) eo, (const char *) msg, ec);
 		return PGML_ERR_DATA;
 	}
 	(void) pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);	/* optional: falls back to the interpreter */
