@@ -435,9 +435,9 @@ norm_unicode(tk_ctx *c, tk_str *s, int opts)
 	return xf_done(&x, c, s);
 }
 
-/* Drops nonspacing marks (StripAccents). */
+/* Drops marks: all of M* (StripAccents), or the nonspacing ones of the Rust library's tables (BERT). */
 static pgml_status
-norm_drop_marks(tk_ctx *c, tk_str *s)
+norm_drop_marks(tk_ctx *c, tk_str *s, bool bert)
 {
 	xf			x;
 
@@ -449,7 +449,7 @@ norm_drop_marks(tk_ctx *c, tk_str *s)
 		int32_t		cp;
 
 		tk_utf8_decode(s->s + x.rd, s->len - x.rd, &cp);
-		if (tk_is_mark_nonspacing(cp))
+		if (bert ? tk_compat_bert_mark(cp) : tk_is_mark(cp))
 			xf_skip(&x, 1);
 		else
 			xf_copy(&x);
@@ -467,7 +467,7 @@ norm_strip_accents(tk_ctx *c, tk_str *s)
 		return PGML_OK;
 	if ((st = norm_unicode(c, s, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE)) != PGML_OK)
 		return st;
-	return norm_drop_marks(c, s);
+	return norm_drop_marks(c, s, true);
 }
 
 static pgml_status
@@ -521,9 +521,9 @@ norm_bert(const tk_norm *n, tk_ctx *c, tk_str *s)
 			int32_t		cp;
 
 			tk_utf8_decode(s->s + x.rd, s->len - x.rd, &cp);
-			if (n->clean_text && (cp == 0 || cp == 0xFFFD || tk_is_control_other(cp)))
+			if (n->clean_text && (cp == 0 || cp == 0xFFFD || tk_compat_bert_removed(cp)))
 				xf_skip(&x, 1);
-			else if (n->clean_text && tk_is_whitespace(cp) && cp != ' ')
+			else if (n->clean_text && cp != ' ' && tk_compat_bert_space(cp))
 				xf_emit(&x, ' ', 0);
 			else if (n->chinese && tk_is_chinese(cp))
 			{
@@ -793,7 +793,7 @@ tk_norm_apply(const tk_norm *n, tk_ctx *c, tk_str *s)
 		case N_LOWER:
 			return norm_lower(c, s);
 		case N_STRIP_ACCENTS:
-			return norm_drop_marks(c, s);
+			return norm_drop_marks(c, s, false);
 		case N_REPLACE:
 			return norm_replace(n, c, s);
 		case N_PREPEND:

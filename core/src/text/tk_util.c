@@ -289,36 +289,7 @@ tk_is_punctuation(int32_t cp)
 	if (cp < 0x80)
 		return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
 			(cp >= 123 && cp <= 126);
-	switch (utf8proc_category(cp))
-	{
-		case UTF8PROC_CATEGORY_PC:
-		case UTF8PROC_CATEGORY_PD:
-		case UTF8PROC_CATEGORY_PS:
-		case UTF8PROC_CATEGORY_PE:
-		case UTF8PROC_CATEGORY_PI:
-		case UTF8PROC_CATEGORY_PF:
-		case UTF8PROC_CATEGORY_PO:
-			return true;
-		default:
-			return false;
-	}
-}
-
-bool
-tk_is_control_other(int32_t cp)
-{
-	if (cp == '\t' || cp == '\n' || cp == '\r')
-		return false;
-	switch (utf8proc_category(cp))
-	{
-		case UTF8PROC_CATEGORY_CC:
-		case UTF8PROC_CATEGORY_CF:
-		case UTF8PROC_CATEGORY_CO:
-		case UTF8PROC_CATEGORY_CS:
-			return true;
-		default:
-			return false;
-	}
+	return tk_compat_punct(cp);
 }
 
 bool
@@ -360,9 +331,17 @@ tk_is_alnum(int32_t cp)
 }
 
 bool
-tk_is_mark_nonspacing(int32_t cp)
+tk_is_mark(int32_t cp)
 {
-	return cp >= 0x300 && utf8proc_category(cp) == UTF8PROC_CATEGORY_MN;
+	switch (cp < 0x300 ? UTF8PROC_CATEGORY_LU : utf8proc_category(cp))
+	{
+		case UTF8PROC_CATEGORY_MN:
+		case UTF8PROC_CATEGORY_MC:
+		case UTF8PROC_CATEGORY_ME:
+			return true;
+		default:
+			return false;
+	}
 }
 
 bool
