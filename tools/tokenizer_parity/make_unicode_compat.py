@@ -3,7 +3,8 @@
 components use (its own, older Unicode tables), measured by running the library on every code point:
   - nonspacing marks BertNormalizer's strip_accents drops (after NFD),
   - characters clean_text removes (controls, formats, ...) and those it turns into a space,
-  - punctuation BertPreTokenizer / Punctuation isolate.
+  - punctuation BertPreTokenizer / Punctuation isolate,
+  - combining marks StripAccents drops.
 Run with the project venv (tokenizers 0.20); the output is committed."""
 import os
 import unicodedata
@@ -16,8 +17,9 @@ OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "core", "src", "text"
 strip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False)
 clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False)
 bert_pre = pre_tokenizers.BertPreTokenizer()
+strip_accents = normalizers.StripAccents()
 
-marks, removed, spaces, punct = [], [], [], []
+marks, removed, spaces, punct, comb = [], [], [], [], []
 for cp in range(0x110000):
     if 0xD800 <= cp <= 0xDFFF:
         continue
@@ -30,6 +32,8 @@ for cp in range(0x110000):
         removed.append(cp)
     elif r == "a b" and c != " ":
         spaces.append(cp)
+    if strip_accents.normalize_str(s) == "ab":
+        comb.append(cp)
     p = bert_pre.pre_tokenize_str(s)
     if len(p) == 3 and p[1][0] == c:
         punct.append(cp)
@@ -66,7 +70,8 @@ with open(OUT, "w") as f:
  *
  * Character classes as the Rust tokenizers library's BERT components see them (its Unicode tables are
  * older than utf8proc's), measured by running the library on every code point: nonspacing marks that
- * strip_accents drops, characters clean_text removes or turns into a space, and punctuation.
+ * strip_accents drops, characters clean_text removes or turns into a space, punctuation, and the
+ * combining marks the StripAccents normalizer drops.
  */
 #include "tok_internal.h"
 
@@ -75,6 +80,7 @@ with open(OUT, "w") as f:
     f.write(table("compat_removed", removed) + "\n")
     f.write(table("compat_spaces", spaces) + "\n")
     f.write(table("compat_punct", punct) + "\n")
+    f.write(table("compat_comb", comb) + "\n")
     f.write("""static bool
 in_table(const uint32_t (*t)[2], size_t n, int32_t cp)
 {
@@ -120,5 +126,11 @@ tk_compat_punct(int32_t cp)
 {
 	return IN(compat_punct, cp);
 }
+
+bool
+tk_compat_combining(int32_t cp)
+{
+	return cp >= 0x300 && IN(compat_comb, cp);
+}
 """)
-print(OUT, len(marks), len(removed), len(spaces), len(punct))
+print(OUT, len(marks), len(removed), len(spaces), len(punct), len(comb))

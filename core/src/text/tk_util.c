@@ -331,20 +331,6 @@ tk_is_alnum(int32_t cp)
 }
 
 bool
-tk_is_mark(int32_t cp)
-{
-	switch (cp < 0x300 ? UTF8PROC_CATEGORY_LU : utf8proc_category(cp))
-	{
-		case UTF8PROC_CATEGORY_MN:
-		case UTF8PROC_CATEGORY_MC:
-		case UTF8PROC_CATEGORY_ME:
-			return true;
-		default:
-			return false;
-	}
-}
-
-bool
 tk_is_chinese(int32_t cp)
 {
 	return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||

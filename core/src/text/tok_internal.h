@@ -113,13 +113,13 @@ bool		tk_is_punctuation(int32_t cp);	/* ASCII punctuation, or P* in the Rust lib
 bool		tk_is_numeric(int32_t cp);	/* N* */
 bool		tk_is_alnum(int32_t cp);	/* L*, N*, marks (Rust is_alphanumeric, approximately) */
 bool		tk_is_chinese(int32_t cp);
-bool		tk_is_mark(int32_t cp);	/* M* */
 
 /* unicode_compat.c: the Rust library's own (older) tables, for BertNormalizer and punctuation */
 bool		tk_compat_bert_mark(int32_t cp);
 bool		tk_compat_bert_removed(int32_t cp);
 bool		tk_compat_bert_space(int32_t cp);
 bool		tk_compat_punct(int32_t cp);
+bool		tk_compat_combining(int32_t cp);
 
 /* A string → int32 map for vocabularies (open addressing; keys are copied into a pool). */
 typedef struct tk_vocab
