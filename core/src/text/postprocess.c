@@ -311,10 +311,10 @@ trim_offsets(const struct pgml_tokenizer *tok, tk_enc *e, bool add_prefix_space)
 			lead++;
 			p += (size_t) l;
 		}
-		if (p < len)
 		{
 			size_t		q = len;
 
+			/* counted from the end on its own: a token of spaces only is both leading and trailing */
 			while (q > 0)
 			{
 				size_t		b = q - 1;

@@ -289,36 +289,7 @@ tk_is_punctuation(int32_t cp)
 	if (cp < 0x80)
 		return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
 			(cp >= 123 && cp <= 126);
-	switch (utf8proc_category(cp))
-	{
-		case UTF8PROC_CATEGORY_PC:
-		case UTF8PROC_CATEGORY_PD:
-		case UTF8PROC_CATEGORY_PS:
-		case UTF8PROC_CATEGORY_PE:
-		case UTF8PROC_CATEGORY_PI:
-		case UTF8PROC_CATEGORY_PF:
-		case UTF8PROC_CATEGORY_PO:
-			return true;
-		default:
-			return false;
-	}
-}
-
-bool
-tk_is_control_other(int32_t cp)
-{
-	if (cp == '\t' || cp == '\n' || cp == '\r')
-		return false;
-	switch (utf8proc_category(cp))
-	{
-		case UTF8PROC_CATEGORY_CC:
-		case UTF8PROC_CATEGORY_CF:
-		case UTF8PROC_CATEGORY_CO:
-		case UTF8PROC_CATEGORY_CS:
-			return true;
-		default:
-			return false;
-	}
+	return tk_compat_punct(cp);
 }
 
 bool
@@ -357,12 +328,6 @@ tk_is_alnum(int32_t cp)
 		default:
 			return false;
 	}
-}
-
-bool
-tk_is_mark_nonspacing(int32_t cp)
-{
-	return cp >= 0x300 && utf8proc_category(cp) == UTF8PROC_CATEGORY_MN;
 }
 
 bool
@@ -579,13 +544,15 @@ tk_regex_compile(const char *re, const char *what, pcre2_code **out, pgml_err *e
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory compiling a regex");
 	code = pcre2_compile((PCRE2_SPTR) re, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec, &eo, cc);
 	pcre2_compile_context_free(cc);
+	if (code == NULL && (ec == PCRE2_ERROR_NOMEMORY || ec == PCRE2_ERROR_HEAP_FAILED))
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory compiling a regex");
 	if (code == NULL)
 	{
 		PCRE2_UCHAR msg[256];
 
 		pcre2_get_error_message(ec, msg, sizeof(msg));
 		pgml_error(err, PGML_ERR_DATA, "invalid regex in tokenizer.json %s", what);
-		pgml_err_detail(err, "At offset %zu: %s.", (size_t) eo, (const char *) msg);
+		pgml_err_detail(err, "At offset %zu: %s (%d).", (size_t) eo, (const char *) msg, ec);
 		return PGML_ERR_DATA;
 	}
 	(void) pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);	/* optional: falls back to the interpreter */

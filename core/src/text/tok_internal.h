@@ -109,12 +109,17 @@ tk_utf8_len(unsigned char c)
 size_t		tk_utf8_invalid(const char *s, size_t n);
 
 bool		tk_is_whitespace(int32_t cp);	/* Rust char::is_whitespace */
-bool		tk_is_punctuation(int32_t cp);	/* P* categories, or ASCII punctuation */
-bool		tk_is_control_other(int32_t cp);	/* C* categories (BertNormalizer's is_control, minus \t\n\r) */
+bool		tk_is_punctuation(int32_t cp);	/* ASCII punctuation, or P* in the Rust library's tables */
 bool		tk_is_numeric(int32_t cp);	/* N* */
 bool		tk_is_alnum(int32_t cp);	/* L*, N*, marks (Rust is_alphanumeric, approximately) */
-bool		tk_is_mark_nonspacing(int32_t cp);	/* Mn */
 bool		tk_is_chinese(int32_t cp);
+
+/* unicode_compat.c: the Rust library's own (older) tables, for BertNormalizer and punctuation */
+bool		tk_compat_bert_mark(int32_t cp);
+bool		tk_compat_bert_removed(int32_t cp);
+bool		tk_compat_bert_space(int32_t cp);
+bool		tk_compat_punct(int32_t cp);
+bool		tk_compat_combining(int32_t cp);
 
 /* A string → int32 map for vocabularies (open addressing; keys are copied into a pool). */
 typedef struct tk_vocab
