@@ -627,3 +627,33 @@ TEST(tokenizer_threads)
 	}
 	pgml_tokenizer_free(t);
 }
+
+/* pad = false drops tokenizer.json's padding (Fixed 128 in all-MiniLM's): callers pad batches themselves. */
+TEST(tokenizer_pad_option_skips_fixed_padding)
+{
+	pgml_tokenizer *t = NULL;
+	pgml_err	err;
+	pgml_encoding e;
+	pgml_encode_opts o;
+	const char *s = "hello world";
+
+	REQUIRE(pgml_tokenizer_load_file(fixture_path("bert-minilm.json"), &t, &err) == PGML_OK);
+	pgml_encode_opts_init(&o);
+	CHECK(o.pad);
+	memset(&e, 0, sizeof(e));
+	REQUIRE(pgml_tokenizer_encode(t, s, strlen(s), NULL, 0, &o, &e, &err) == PGML_OK);
+	CHECK_INT(e.n, 128);
+	CHECK_INT(e.attention_mask[4], 0);
+	pgml_encoding_free(&e);
+	o.pad = false;
+	REQUIRE(pgml_tokenizer_encode(t, s, strlen(s), NULL, 0, &o, &e, &err) == PGML_OK);
+	CHECK_INT(e.n, 4);
+	CHECK_INT(e.ids[0], 101);
+	CHECK_INT(e.ids[3], 102);
+	o.pad_to = 6;
+	pgml_encoding_free(&e);
+	REQUIRE(pgml_tokenizer_encode(t, s, strlen(s), NULL, 0, &o, &e, &err) == PGML_OK);
+	CHECK_INT(e.n, 6);
+	pgml_encoding_free(&e);
+	pgml_tokenizer_free(t);
+}

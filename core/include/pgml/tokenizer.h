@@ -34,9 +34,10 @@ typedef struct pgml_encode_opts
 	size_t		max_length;		/* truncate to this many tokens, specials included; 0 = tokenizer.json's */
 	bool		truncate;		/* false: never truncate, even when tokenizer.json says so */
 	size_t		pad_to;			/* pad to this many tokens (0 = no padding beyond tokenizer.json's) */
+	bool		pad;			/* false: ignore tokenizer.json's padding (the caller pads a batch itself) */
 } pgml_encode_opts;
 
-/* Defaults: add_special_tokens true, truncation and padding as tokenizer.json says. */
+/* Defaults: add_special_tokens true, pad true, truncation and padding as tokenizer.json says. */
 void		pgml_encode_opts_init(pgml_encode_opts *opts);
 
 /* Loads tokenizer.json from a file or from memory. Unsupported components are PGML_ERR_NOT_SUPPORTED. */

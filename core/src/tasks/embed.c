@@ -920,6 +920,7 @@ pgml_embedder_embed(const pgml_embedder *e, pgml_pool *pool, const char *const *
 	eopts.max_length = max_seq;
 	eopts.truncate = true;
 	eopts.pad_to = 0;
+	eopts.pad = false;			/* batches are padded to their longest member below, as sentence-transformers does */
 
 	prep = pgml_calloc(n, sizeof(prepared));
 	enc = pgml_calloc(n, sizeof(pgml_encoding));

@@ -68,6 +68,7 @@ pgml_encode_opts_init(pgml_encode_opts *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->add_special_tokens = true;
 	opts->truncate = true;
+	opts->pad = true;
 }
 
 static void
@@ -826,7 +827,7 @@ pgml_tokenizer_encode(const pgml_tokenizer *tok, const char *text, size_t len, c
 
 	/* padding */
 	target = fin.n;
-	if (tok->padding)
+	if (tok->padding && opts->pad)
 	{
 		if (tok->pad_fixed)
 			target = tok->pad_fixed > target ? tok->pad_fixed : target;
