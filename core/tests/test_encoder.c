@@ -83,9 +83,12 @@ read_fixture(const char *path, fixture_in *f)
 	return 1;
 }
 
-/* Runs model dir on the fixture, returns max |ours - transformers| over real tokens (or -1). */
+/*
+ * Runs model dir on the fixture, returns max |ours - transformers| over real tokens (or -1); *min_cos gets
+ * the smallest cosine between our and transformers' hidden state of a real token.
+ */
 static double
-run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype)
+run_fixture_cos(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype, double *min_cos)
 {
 	pgml_encoder *enc = NULL;
 	pgml_encoder_opts opts = {dtype};
@@ -110,19 +113,45 @@ run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *d
 		worst = -1;
 	}
 	else
+	{
+		*min_cos = 1.0;
 		for (size_t t = 0; t < f.batch * f.seq; t++)
 			if (f.mask[t])
+			{
+				double		dot = 0,
+							n1 = 0,
+							n2 = 0,
+							c;
+
 				for (size_t i = 0; i < f.hidden_size; i++)
 				{
-					double		d = fabs(out[t * f.hidden_size + i] - f.expect[t * f.hidden_size + i]);
+					double		a = out[t * f.hidden_size + i],
+								e = f.expect[t * f.hidden_size + i];
+					double		d = fabs(a - e);
 
 					if (!(d <= worst))
 						worst = d;
+					dot += a * e;
+					n1 += a * a;
+					n2 += e * e;
 				}
+				c = dot / sqrt(n1 * n2);
+				if (!(c >= *min_cos))
+					*min_cos = c;
+			}
+	}
 	free(out);
 	pgml_encoder_free(enc);
 	fixture_in_free(&f);
 	return worst;
+}
+
+static double
+run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype)
+{
+	double		c;
+
+	return run_fixture_cos(dir, fixture, pool, dtype, &c);
 }
 
 static void
@@ -145,6 +174,41 @@ check_model(const char *name)
 		fprintf(stderr, "  %s: max abs diff %.3g (1 thread), %.3g (2 threads)\n", name, d1, d2);
 	CHECK(d1 >= 0 && d1 <= 1e-4);
 	CHECK(d2 >= 0 && d2 <= 1e-4);
+}
+
+/* int8 weights: every real token's hidden state within cosine 0.999 of transformers' f32 one. */
+static void
+check_model_int8(const char *name)
+{
+	char		dir[256],
+				fx[300];
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+	double		c1 = 0,
+				c2 = 0,
+				d;
+
+	model_dir(name, dir, sizeof(dir));
+	snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+	d = run_fixture_cos(dir, fx, NULL, "int8", &c1);
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	run_fixture_cos(dir, fx, pool, "int8", &c2);
+	pgml_pool_free(pool);
+	if (getenv("PGML_TEST_VERBOSE"))
+		fprintf(stderr, "  %s int8: min cosine %.6f (1 thread), %.6f (2 threads), max abs diff %.3g\n", name, c1,
+				c2, d);
+	CHECK(d >= 0);
+	CHECK(c1 >= 0.999);
+	CHECK(c2 >= 0.999);
+}
+
+TEST(encoder_int8_close_to_transformers)
+{
+	static const char *const names[] = {"bert", "bert_gelu_new", "bert_f16", "roberta", "xlm_roberta",
+	"distilbert", "electra", "mpnet", NULL};
+
+	for (int i = 0; names[i] != NULL; i++)
+		check_model_int8(names[i]);
 }
 
 TEST(encoder_bert_matches_transformers) { check_model("bert"); }
@@ -170,10 +234,18 @@ TEST(encoder_minilm_real_model)
 	model_dir("minilm_expected.json", fx, sizeof(fx));
 	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
 	d = run_fixture(dir, fx, pool, NULL);
-	pgml_pool_free(pool);
 	if (getenv("PGML_TEST_VERBOSE"))
 		fprintf(stderr, "  minilm: max abs diff %.3g\n", d);
 	CHECK(d >= 0 && d <= 1e-4);
+	{
+		double		c = 0;
+
+		run_fixture_cos(dir, fx, pool, "int8", &c);
+		if (getenv("PGML_TEST_VERBOSE"))
+			fprintf(stderr, "  minilm int8: min cosine %.6f\n", c);
+		CHECK(c >= 0.99);
+	}
+	pgml_pool_free(pool);
 }
 
 /* Writes text to dir/name. */

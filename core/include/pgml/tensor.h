@@ -60,6 +60,29 @@ bool		pgml_act_parse(const char *name, pgml_act *out);
 pgml_status pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
 						const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err);
 
+/*
+ * int8 weights (quant.c): W[N, K] ≈ scale[n] · w[n, k], symmetric per output channel, packed for the
+ * AVX-512 VNNI kernel. pgml_linear_q8 quantizes each row of x to uint8 with a zero point and computes
+ * y[T, N] = act(x · Wᵀ + b) with int32 sums; without VNNI it runs the plain C reference (same results).
+ */
+typedef struct pgml_q8_weight
+{
+	int8_t	   *w;				/* packed: panels of 32 channels × Kp/4 groups × 128 bytes */
+	float	   *scale;			/* [N rounded up to 32] */
+	int32_t    *wsum;			/* Σ_k w[n, k], [N rounded up to 32] */
+	size_t		N,
+				K,
+				Kp;				/* K rounded up to a multiple of 4 */
+} pgml_q8_weight;
+
+bool		pgml_q8_available(void);
+pgml_status pgml_q8_quantize(const float *W, size_t N, size_t K, pgml_q8_weight *out, pgml_err *err);
+void		pgml_q8_free(pgml_q8_weight *q);	/* frees the buffers (not q); NULL is fine */
+pgml_status pgml_linear_q8(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q,
+						   const float *b, pgml_act act, float *y, size_t ldy, pgml_err *err);
+pgml_status pgml_linear_q8_ref(const float *x, size_t ldx, size_t T, const pgml_q8_weight *q, const float *b,
+							   pgml_act act, float *y, size_t ldy, pgml_err *err);
+
 /* x[n] = act(x[n] + b[n]) (b may be NULL). */
 void		pgml_bias_act(float *x, const float *b, size_t n, pgml_act act);
 void		pgml_bias_act_ref(float *x, const float *b, size_t n, pgml_act act);	/* plain C */

@@ -71,6 +71,12 @@ typedef struct enc_layer
 			   *f2_b;
 	const float *ln2_g,
 			   *ln2_b;
+	/* int8 (opts->dtype "int8"): Q, K, V fused into one [3H, H] weight, then O, FFN in, FFN out */
+	const float *qkv_b;			/* int8: the three biases, concatenated */
+	pgml_q8_weight qkv8,
+				o8,
+				f18,
+				f28;
 } enc_layer;
 
 struct pgml_encoder
@@ -107,6 +113,8 @@ struct pgml_encoder
 	float	  **owned;
 	size_t		n_owned;
 	size_t		cap_owned;
+	bool		int8;
+	pgml_q8_weight proj8;
 };
 
 /* ---------------------------------------------------------------------------------------------------
@@ -369,6 +377,50 @@ load_weights(pgml_encoder *enc, pgml_err *err)
 	return PGML_OK;
 }
 
+/*
+ * Quantizes every linear layer to int8 (heap copies owned by the encoder; the f32 weights stay mapped
+ * but are no longer read). Q, K and V are concatenated first so that one call quantizes x once for all three.
+ */
+static pgml_status
+quantize_weights(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	float	   *cat = pgml_malloc(3 * H * H * sizeof(float));
+	pgml_status rc = PGML_OK;
+
+	if (cat == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+
+		float	   *bias = pgml_malloc(3 * H * sizeof(float));
+
+		if (bias == NULL || (rc = own(enc, bias, err)) != PGML_OK)
+		{
+			rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			break;
+		}
+		memcpy(bias, ly->q_b, H * sizeof(float));
+		memcpy(bias + H, ly->k_b, H * sizeof(float));
+		memcpy(bias + 2 * H, ly->v_b, H * sizeof(float));
+		ly->qkv_b = bias;
+		memcpy(cat, ly->q_w, H * H * sizeof(float));
+		memcpy(cat + H * H, ly->k_w, H * H * sizeof(float));
+		memcpy(cat + 2 * H * H, ly->v_w, H * H * sizeof(float));
+		if ((rc = pgml_q8_quantize(cat, 3 * H, H, &ly->qkv8, err)) ||
+			(rc = pgml_q8_quantize(ly->o_w, H, H, &ly->o8, err)) ||
+			(rc = pgml_q8_quantize(ly->f1_w, I, H, &ly->f18, err)) ||
+			(rc = pgml_q8_quantize(ly->f2_w, H, I, &ly->f28, err)))
+			break;
+	}
+	pgml_free(cat);
+	if (rc == PGML_OK && enc->proj_w != NULL)
+		rc = pgml_q8_quantize(enc->proj_w, H, enc->E, &enc->proj8, err);
+	return rc;
+}
+
 pgml_status
 pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder **out, pgml_err *err)
 {
@@ -380,10 +432,11 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 	size_t		i;
 
 	*out = NULL;
-	if (opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "float32") != 0)
+	if (opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "float32") != 0 &&
+		strcmp(opts->dtype, "int8") != 0)
 	{
 		pgml_error(err, PGML_ERR_NOT_SUPPORTED, "encoder dtype \"%s\" is not supported", opts->dtype);
-		pgml_err_hint(err, "Use \"float32\".");
+		pgml_err_hint(err, "Use \"float32\" or \"int8\".");
 		return PGML_ERR_NOT_SUPPORTED;
 	}
 	path = pgml_asprintf("%s/config.json", dir);
@@ -422,11 +475,14 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 	}
 	enc->arch = archs[i].a;
 	enc->prefix = archs[i].prefix;
+	enc->int8 = opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "int8") == 0;
 	if ((rc = parse_config(enc, cfg, err)) != PGML_OK)
 		goto fail;
 	if ((rc = pgml_safetensors_open_dir(dir, &enc->st, err)) != PGML_OK)
 		goto fail;
 	if ((rc = load_weights(enc, err)) != PGML_OK)
+		goto fail;
+	if (enc->int8 && (rc = quantize_weights(enc, err)) != PGML_OK)
 		goto fail;
 	enc->info.model_type = enc->model_type;
 	enc->info.hidden_size = enc->H;
@@ -451,6 +507,14 @@ pgml_encoder_free(pgml_encoder *enc)
 		return;
 	for (size_t i = 0; i < enc->n_owned; i++)
 		pgml_free(enc->owned[i]);
+	for (size_t l = 0; enc->layers != NULL && l < enc->n_layers; l++)
+	{
+		pgml_q8_free(&enc->layers[l].qkv8);
+		pgml_q8_free(&enc->layers[l].o8);
+		pgml_q8_free(&enc->layers[l].f18);
+		pgml_q8_free(&enc->layers[l].f28);
+	}
+	pgml_q8_free(&enc->proj8);
 	pgml_free(enc->owned);
 	pgml_free(enc->layers);
 	pgml_safetensors_close(enc->st);
@@ -519,6 +583,16 @@ rel_bucket(long rel, size_t num_buckets, size_t max_distance)
 			large = (long) half - 1;
 		return ret + (size_t) large;
 	}
+}
+
+/* y = act(x · Wᵀ + b) in f32, or with the int8 weight q when the encoder is quantized. */
+static pgml_status
+linear(const pgml_encoder *enc, pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
+	   const pgml_q8_weight *q, const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err)
+{
+	if (enc->int8)
+		return pgml_linear_q8(pool, x, ldx, T, q, b, act, y, ldy, err);
+	return pgml_linear(pool, x, ldx, T, K, W, b, N, act, y, ldy, err);
 }
 
 pgml_status
@@ -642,7 +716,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	if ((rc = add_ln(pool, emb, NULL, T, E, enc->emb_g, enc->emb_b, enc->eps, err)) != PGML_OK)
 		goto done;
 	if (enc->proj_w != NULL &&
-		(rc = pgml_linear(pool, emb, E, T, E, enc->proj_w, enc->proj_b, H, PGML_ACT_NONE, x, H, err)) != PGML_OK)
+		(rc = linear(enc, pool, emb, E, T, E, enc->proj_w, &enc->proj8, enc->proj_b, H, PGML_ACT_NONE, x, H,
+					 err)) != PGML_OK)
 		goto done;
 	if (bias != NULL)
 		for (size_t h = 0; h < enc->heads; h++)
@@ -659,19 +734,25 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 
 		if ((rc = pgml_check_stop(err)) != PGML_OK)
 			goto done;
-		if ((rc = pgml_linear(pool, x, H, T, H, ly->q_w, ly->q_b, H, PGML_ACT_NONE, qkv, 3 * H, err)) ||
-			(rc = pgml_linear(pool, x, H, T, H, ly->k_w, ly->k_b, H, PGML_ACT_NONE, qkv + H, 3 * H, err)) ||
-			(rc = pgml_linear(pool, x, H, T, H, ly->v_w, ly->v_b, H, PGML_ACT_NONE, qkv + 2 * H, 3 * H, err)) ||
-			(rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
+		if (enc->int8)
+		{
+			if ((rc = pgml_linear_q8(pool, x, H, T, &ly->qkv8, ly->qkv_b, PGML_ACT_NONE, qkv, 3 * H, err)) != PGML_OK)
+				goto done;
+		}
+		else if ((rc = pgml_linear(pool, x, H, T, H, ly->q_w, ly->q_b, H, PGML_ACT_NONE, qkv, 3 * H, err)) ||
+				 (rc = pgml_linear(pool, x, H, T, H, ly->k_w, ly->k_b, H, PGML_ACT_NONE, qkv + H, 3 * H, err)) ||
+				 (rc = pgml_linear(pool, x, H, T, H, ly->v_w, ly->v_b, H, PGML_ACT_NONE, qkv + 2 * H, 3 * H, err)))
+			goto done;
+		if ((rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
 								 attention_mask, bias, ctx, H, att, err)) ||
-			(rc = pgml_linear(pool, ctx, H, T, H, ly->o_w, ly->o_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+			(rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln1_g, ly->ln1_b, enc->eps, err)))
 			goto done;
 		sw = x;
 		x = tmp;
 		tmp = sw;
-		if ((rc = pgml_linear(pool, x, H, T, H, ly->f1_w, ly->f1_b, I, enc->act, ff, I, err)) ||
-			(rc = pgml_linear(pool, ff, I, T, I, ly->f2_w, ly->f2_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+		if ((rc = linear(enc, pool, x, H, T, H, ly->f1_w, &ly->f18, ly->f1_b, I, enc->act, ff, I, err)) ||
+			(rc = linear(enc, pool, ff, I, T, I, ly->f2_w, &ly->f28, ly->f2_b, H, PGML_ACT_NONE, tmp, H, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln2_g, ly->ln2_b, enc->eps, err)))
 			goto done;
 		sw = x;
