@@ -205,7 +205,7 @@ check_model_int8(const char *name)
 TEST(encoder_int8_close_to_transformers)
 {
 	static const char *const names[] = {"bert", "bert_gelu_new", "bert_f16", "roberta", "xlm_roberta",
-	"distilbert", "electra", "mpnet", NULL};
+	"distilbert", "electra", "mpnet", "nomic_bert", NULL};
 
 	for (int i = 0; names[i] != NULL; i++)
 		check_model_int8(names[i]);
@@ -220,6 +220,7 @@ TEST(encoder_xlm_roberta_sharded_matches_transformers) { check_model("xlm_robert
 TEST(encoder_distilbert_matches_transformers) { check_model("distilbert"); }
 TEST(encoder_electra_matches_transformers) { check_model("electra"); }
 TEST(encoder_mpnet_matches_transformers) { check_model("mpnet"); }
+TEST(encoder_nomic_bert_matches_reference) { check_model("nomic_bert"); }
 
 TEST(encoder_minilm_real_model)
 {

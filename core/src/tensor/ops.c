@@ -217,9 +217,12 @@ AVX512 static inline __m512
 erf512(__m512 x)
 {
 	__m512		a = _mm512_abs_ps(x);
-	__m512		t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f),
-																		  _mm512_set1_ps(1.0f)));
+	__m512		d = _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f));
+	__m512		t = _mm512_rcp14_ps(d);
 	__m512		p = _mm512_set1_ps(1.061405429f);
+
+	/* one Newton step: t = t (2 - d t), relative error ~2^-28 */
+	t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
 	__m512		y;
 
 	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
@@ -558,10 +561,13 @@ attn_range(void *arg, size_t begin, size_t end, int worker)
 		size_t		off = bi * S * c->ld + h * c->dh;
 		float	   *out = c->ctx + bi * S * c->ldc + h * c->dh;
 		size_t		L = S;
+		bool		holes = false;
 
 		/* keys past the last real token contribute nothing: leave them out */
 		while (L > 0 && mask[L - 1] == 0)
 			L--;
+		for (size_t j = 0; j < L && !holes; j++)
+			holes = mask[j] == 0;
 		if (L == 0)
 		{
 			for (size_t i = 0; i < S; i++)
@@ -581,9 +587,10 @@ attn_range(void *arg, size_t begin, size_t end, int worker)
 				for (size_t j = 0; j < L; j++)
 					row[j] += br[j];
 			}
-			for (size_t j = 0; j < L; j++)
-				if (mask[j] == 0)
-					row[j] = -INFINITY;
+			if (holes)
+				for (size_t j = 0; j < L; j++)
+					if (mask[j] == 0)
+						row[j] = -INFINITY;
 			pgml_softmax(row, L);
 		}
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) S, (int) c->dh, (int) L, 1.0f, sc, (int) L,
@@ -609,12 +616,14 @@ pgml_rotary(float *x, size_t seq, size_t ld, size_t heads, size_t dh, size_t rot
 {
 	size_t		half = rot_dims / 2;
 
+	/* angles in float32 as torch computes them: inv_freq = 1 / base^(2i / rot_dims), theta = p · inv_freq */
 	for (size_t p = 0; p < seq; p++)
 		for (size_t i = 0; i < half; i++)
 		{
-			double		theta = (double) p * pow(base, -2.0 * (double) i / (double) rot_dims);
-			float		cs = (float) cos(theta),
-						sn = (float) sin(theta);
+			float		inv = 1.0f / powf((float) base, (float) (2 * i) / (float) rot_dims);
+			float		theta = (float) p * inv;
+			float		cs = cosf(theta),
+						sn = sinf(theta);
 
 			for (size_t h = 0; h < heads; h++)
 			{
