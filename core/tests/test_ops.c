@@ -149,19 +149,19 @@ TEST(ops_linear_matches_naive)
 	pgml_pool_free(pool);
 }
 
-TEST(ops_attention_matches_naive)
+/* Checks pgml_attention on B sequences of S tokens (padding, a hole) against a double-precision loop. */
+static void
+check_attention(size_t S, size_t nh, size_t dh)
 {
 	size_t		B = 3,
-				S = 9,
-				nh = 2,
-				dh = 4,
 				H = nh * dh,
 				ld = 3 * H;
 	float	   *qkv = malloc(B * S * ld * sizeof(float));
 	float	   *ctx = malloc(B * S * H * sizeof(float));
 	float	   *bias = malloc(nh * S * S * sizeof(float));
-	float	   *scratch = malloc(2 * S * S * sizeof(float));
-	uint8_t		mask[27];
+	float	   *scratch = malloc(2 * pgml_attention_scratch(S, dh) * sizeof(float));
+	double	   *sc = malloc(S * sizeof(double));
+	uint8_t    *mask = malloc(B * S);
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
 
@@ -178,8 +178,7 @@ TEST(ops_attention_matches_naive)
 			for (size_t h = 0; h < nh; h++)
 				for (size_t i = 0; i < S; i++)
 				{
-					double		sc[9],
-								mx = -1e300,
+					double		mx = -1e300,
 								sum = 0;
 
 					for (size_t j = 0; j < S; j++)
@@ -212,6 +211,18 @@ TEST(ops_attention_matches_naive)
 	free(ctx);
 	free(bias);
 	free(scratch);
+	free(sc);
+	free(mask);
+}
+
+TEST(ops_attention_matches_naive)
+{
+	check_attention(9, 2, 4);	/* OpenBLAS path */
+	check_attention(9, 2, 32);	/* AVX-512 path, keys in one partial block */
+	check_attention(21, 2, 64);
+	check_attention(70, 3, 32);	/* full 4 x 64 score blocks and 8-row ctx blocks, with tails */
+	check_attention(37, 2, 16);
+	check_attention(13, 1, 48);
 }
 
 TEST(ops_dtype_conversions)

@@ -105,11 +105,14 @@ void		pgml_swiglu(const float *gate, const float *up, float *out, size_t n);
  * stride ld (element (t, h·dh + j)), output ctx[T, heads·dh] (stride ldc). mask is batch × seq (1 = real
  * token); bias, when not NULL, is heads × seq × seq added to the scores (MPNet's relative positions).
  * Scores are scaled by 1/sqrt(dh). Runs one (sequence, head) per pool item; scratch needs
- * pgml_pool_size(pool) × seq × seq floats.
+ * pgml_pool_size(pool) × pgml_attention_scratch(seq, dh) floats.
  */
 pgml_status pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh,
 						   const float *q, const float *k, const float *v, size_t ld, const uint8_t *mask,
 						   const float *bias, float *ctx, size_t ldc, float *scratch, pgml_err *err);
+
+/* Floats of attention scratch per pool worker (0 on overflow). */
+size_t		pgml_attention_scratch(size_t seq, size_t dh);
 
 /*
  * Rotary position embedding (GPT-NeoX "rotate half" layout) on x[seq, heads, dh] rows with row stride ld:

@@ -807,7 +807,7 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	/* scratch: x, tmp [T, H]; qkv [T, 3H]; ctx [T, H]; ff [T, I]; att nt × S × S; bias heads × S × S; emb [T, E] */
 	{
 		bool		ok = pgml_mul_size(T, H, &n_x) && pgml_mul_size(n_x, 3, &n_qkv) && pgml_mul_size(T, I, &n_ff) &&
-			pgml_mul_size(S, S, &n_att) && pgml_mul_size(n_att, nt, &n_att) && pgml_mul_size(T, E, &n_emb);
+			(n_att = pgml_attention_scratch(S, enc->dh)) > 0 && pgml_mul_size(n_att, nt, &n_att) && pgml_mul_size(T, E, &n_emb);
 
 		if (ok && enc->rel_bias != NULL)
 			ok = pgml_mul_size(S * S, enc->heads, &n_bias) && S * S / S == S;
