@@ -28,24 +28,34 @@ BATCHES = [(32, 128), (1, 16)]
 
 
 def torch_rate(model, B, S, secs):
+    """(sentences/s wall, CPU ms per batch)"""
     ids = torch.randint(1000, 21000, (B, S))
     mask = torch.ones(B, S, dtype=torch.long)
     with torch.inference_mode():
         model(input_ids=ids, attention_mask=mask)
-        n, t0 = 0, time.perf_counter()
+        n, t0, c0 = 0, time.perf_counter(), time.process_time()
         while True:
             model(input_ids=ids, attention_mask=mask)
             n += 1
             el = time.perf_counter() - t0
             if el >= secs and n >= 3:
                 break
-    return n * B / el
+        cpu = time.process_time() - c0
+    return n * B / el, cpu / n * 1000
 
 
 def ours_rate(binary, d, B, S, threads, blas, secs, dtype=None):
+    """(sentences/s wall, CPU ms per batch)"""
     cmd = [binary, d, str(B), str(S), str(threads), str(blas), str(secs)] + ([dtype] if dtype else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
-    return float(out[1])
+    return float(out[1]), float(out[5])
+
+
+def load_avg():
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except OSError:
+        return float("nan")
 
 
 def main():
@@ -69,14 +79,17 @@ def main():
             d = os.path.join(tmp, name.split()[0])
             model.save_pretrained(d, safe_serialization=True)
             for B, S in BATCHES:
-                t = torch_rate(model, B, S, args.seconds)
-                o = ours_rate(args.binary, d, B, S, 2, 1, args.seconds)
-                o1 = ours_rate(args.binary, d, B, S, 1, 2, args.seconds)
-                q = ours_rate(args.binary, d, B, S, 2, 1, args.seconds, "int8") if args.int8 else None
-                rows.append((name, f"{B}x{S}", t, o, o1, q))
+                la = load_avg()
+                t, tc = torch_rate(model, B, S, args.seconds)
+                o, oc = ours_rate(args.binary, d, B, S, 2, 1, args.seconds)
+                o1, _ = ours_rate(args.binary, d, B, S, 1, 2, args.seconds)
+                q, qc = ours_rate(args.binary, d, B, S, 2, 1, args.seconds, "int8") if args.int8 else (None, None)
+                rows.append((name, f"{B}x{S}", t, o, o1, q, B * 1000 / tc, B * 1000 / oc,
+                             B * 1000 / qc if qc else None, la))
                 qs = f"  int8 {q:8.1f}" if q else ""
                 print(f"{name:20s} {B:3d}x{S:<4d} torch {t:8.1f}  pgml {o:8.1f}  (pool1+blas2 {o1:8.1f}){qs}  "
-                      f"sentences/s", flush=True)
+                      f"sentences/s; per CPU-second: torch {B * 1000 / tc:.1f} pgml {B * 1000 / oc:.1f}"
+                      + (f" int8 {B * 1000 / qc:.1f}" if qc else "") + f"  (load {la:.2f})", flush=True)
     cpu = platform.processor() or "x86_64"
     try:
         for line in open("/proc/cpuinfo"):
@@ -88,19 +101,24 @@ def main():
     lines = [
         "# bench/embed: encoder forward throughput",
         "",
-        f"Random-weight BERT models, f32, all tokens real. {os.cpu_count()} CPUs ({cpu}); 2 threads.",
-        "pgml: `pgml_encoder_forward` with a pool of 2 and single-threaded OpenBLAS sgemm per worker "
-        "(pool1+blas2: one pool thread, OpenBLAS with 2 threads). PyTorch "
-        f"{torch.__version__}: `BertModel` with torch.set_num_threads(2), inference_mode. "
-        "Sentences per second (higher is better). Regenerate: `bench/embed/run`.",
+        f"Random-weight BERT models, all tokens real. {os.cpu_count()} CPUs ({cpu}); 2 threads.",
+        "pgml: `pgml_encoder_forward`, f32 with a pool of 2 and single-threaded OpenBLAS sgemm per worker "
+        "(pool1+blas2: one pool thread, OpenBLAS with 2 threads); int8: `{\"dtype\": \"int8\"}` (int8 weights, "
+        "AVX-512 VNNI). PyTorch "
+        f"{torch.__version__}: `BertModel` f32 with torch.set_num_threads(2), inference_mode. "
+        "Sentences per second, wall clock (higher is better). The machine is shared: the per-CPU-second "
+        "columns (sentences per second of CPU time used by the process, all threads) are less sensitive to "
+        "other load; `load` is the 1-minute load average when the row started. Regenerate: `bench/embed/run --int8`.",
         "",
-        "| model | batch × tokens | PyTorch | pgml | pgml pool1+blas2 |" + (" pgml int8 |" if args.int8 else "") +
-        " pgml / PyTorch |",
-        "|---|---|---:|---:|---:|" + ("---:|" if args.int8 else "") + "---:|",
+        "| model | batch × tokens | PyTorch | pgml f32 | pgml f32 pool1+blas2 |" + (" pgml int8 |" if args.int8 else "") +
+        " f32 / PyTorch | per CPU-s: PyTorch | pgml f32 |" + (" pgml int8 |" if args.int8 else "") + " load |",
+        "|---|---|---:|---:|---:|" + ("---:|" if args.int8 else "") + "---:|---:|---:|" + ("---:|" if args.int8 else "") + "---:|",
     ]
-    for name, bs, t, o, o1, q in rows:
+    for name, bs, t, o, o1, q, tcs, ocs, qcs, la in rows:
         qc = f" {q:.1f} |" if args.int8 else ""
-        lines.append(f"| {name} | {bs} | {t:.1f} | {o:.1f} | {o1:.1f} |{qc} {o / t:.2f}× |")
+        qcc = f" {qcs:.1f} |" if args.int8 else ""
+        lines.append(f"| {name} | {bs} | {t:.1f} | {o:.1f} | {o1:.1f} |{qc} {o / t:.2f}× | {tcs:.1f} | {ocs:.1f} |"
+                     f"{qcc} {la:.2f} |")
     if not args.only:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")

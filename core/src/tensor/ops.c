@@ -713,15 +713,12 @@ linear_part(const linear_ctx *c, size_t r0, size_t r1, size_t c0, size_t c1)
 
 	if (rows == 0 || cols == 0)
 		return;
-	if (c->b != NULL)
-		for (size_t r = 0; r < rows; r++)
-			memcpy(y + r * c->ldy, c->b + c0, cols * sizeof(float));
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) cols, (int) c->K, 1.0f,
-				c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, c->b != NULL ? 1.0f : 0.0f,
-				y, (int) c->ldy);
-	if (c->act != PGML_ACT_NONE)
+				c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, 0.0f, y, (int) c->ldy);
+	/* bias and activation in one pass over the block while it is in cache */
+	if (c->b != NULL || c->act != PGML_ACT_NONE)
 		for (size_t r = 0; r < rows; r++)
-			pgml_bias_act(y + r * c->ldy, NULL, cols, c->act);
+			pgml_bias_act(y + r * c->ldy, c->b ? c->b + c0 : NULL, cols, c->act);
 }
 
 static void
