@@ -4,8 +4,10 @@
  *   embed_bench DIR BATCH SEQ THREADS BLAS_THREADS SECONDS
  *
  * Prints one line: "sentences_per_s <v> ms_per_batch <v> cpu_ms_per_batch <v>" (CPU time of all threads per
- * batch: a machine-load-independent measure of work). Inputs are random ids, all real tokens.
+ * batch: a machine-load-independent measure of work). Inputs are random ids, all real tokens. With DTYPE,
+ * also " min_cos <v> mean_cos <v>": per-token cosine of the hidden states to the f32 model's.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -97,8 +99,42 @@ main(int argc, char **argv)
 		iters++;
 		el = now() - t0;
 	} while (el < secs || iters < 3);
-	printf("sentences_per_s %.2f ms_per_batch %.3f cpu_ms_per_batch %.3f\n", iters * B / el, el / iters * 1000,
+	printf("sentences_per_s %.2f ms_per_batch %.3f cpu_ms_per_batch %.3f", iters * B / el, el / iters * 1000,
 		   (cpu_now() - c0) / iters * 1000);
+	if (opts.dtype != NULL)
+	{
+		/* accuracy against f32 on the same input: per-token cosine, smallest and mean */
+		pgml_encoder *ref = NULL;
+		float	   *out2 = malloc(B * S * H * sizeof(float));
+		double		minc = 1,
+					sumc = 0;
+
+		if (pgml_encoder_load(argv[1], NULL, &ref, &err) != PGML_OK ||
+			pgml_encoder_forward(ref, pool, B, S, ids, mask, NULL, out2, &err) != PGML_OK ||
+			pgml_encoder_forward(enc, pool, B, S, ids, mask, NULL, out, &err) != PGML_OK)
+			return 1;
+		for (size_t t = 0; t < B * S; t++)
+		{
+			double		d = 0,
+						n1 = 0,
+						n2 = 0,
+						c;
+
+			for (size_t i = 0; i < H; i++)
+			{
+				d += (double) out[t * H + i] * out2[t * H + i];
+				n1 += (double) out[t * H + i] * out[t * H + i];
+				n2 += (double) out2[t * H + i] * out2[t * H + i];
+			}
+			c = d / sqrt(n1 * n2);
+			minc = c < minc ? c : minc;
+			sumc += c;
+		}
+		printf(" min_cos %.6f mean_cos %.6f", minc, sumc / (double) (B * S));
+		free(out2);
+		pgml_encoder_free(ref);
+	}
+	printf("\n");
 	free(ids);
 	free(mask);
 	free(out);

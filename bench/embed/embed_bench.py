@@ -25,6 +25,7 @@ SHAPES = {
     "BERT-base (12x768)": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
 }
 BATCHES = [(32, 128), (1, 16)]
+COS = []  # (model dir, min token cosine, mean token cosine) of int8 vs f32
 
 
 def torch_rate(model, B, S, secs):
@@ -48,6 +49,8 @@ def ours_rate(binary, d, B, S, threads, blas, secs, dtype=None):
     """(sentences/s wall, CPU ms per batch)"""
     cmd = [binary, d, str(B), str(S), str(threads), str(blas), str(secs)] + ([dtype] if dtype else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+    if dtype:
+        COS.append((d, float(out[7]), float(out[9])))
     return float(out[1]), float(out[5])
 
 
@@ -119,6 +122,16 @@ def main():
         qcc = f" {qcs:.1f} |" if args.int8 else ""
         lines.append(f"| {name} | {bs} | {t:.1f} | {o:.1f} | {o1:.1f} |{qc} {o / t:.2f}× | {tcs:.1f} | {ocs:.1f} |"
                      f"{qcc} {la:.2f} |")
+    if COS:
+        lines += ["", "int8 accuracy (hidden states vs f32 on the same random-weight model, per token cosine):", ""]
+        seen = set()
+        for d, mn, me in COS:
+            key = os.path.basename(d)
+            if key in seen:
+                continue
+            seen.add(key)
+            lines.append(f"- {key}: min {mn:.5f}, mean {me:.5f}")
+        lines.append("- real all-MiniLM-L6-v2 (core test `encoder_minilm_real_model`, vs transformers): min 0.9954")
     if not args.only:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -389,6 +389,20 @@ TEST(encoder_config_errors)
 	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
 	remove_dir(dir);
 
+	/* nomic_bert: variants we do not implement are refused, not run wrongly */
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"nomic_bert\", \"n_embd\": 32, \"n_head\": 4, \"n_layer\": 2, "
+			 "\"n_inner\": 64, \"vocab_size\": 512, \"activation_function\": \"gelu\", \"rotary_emb_fraction\": 1}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	remove_dir(dir);
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"nomic_bert\", \"n_embd\": 32, \"n_head\": 4, \"n_layer\": 2, "
+			 "\"n_inner\": 64, \"vocab_size\": 512, \"rotary_emb_fraction\": 1, \"rotary_emb_interleaved\": true}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	remove_dir(dir);
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"nomic_bert\", \"n_embd\": 32}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK_STR(err.msg, "config.json has no \"n_layer\"");
+	remove_dir(dir);
+
 	/* missing directory */
 	CHECK_INT(pgml_encoder_load("/nonexistent/pgml", NULL, &enc, &err), PGML_ERR_NOT_FOUND);
 	/* unknown dtype option */
