@@ -14,8 +14,11 @@
  *
  * Letters: B = batch, S = seq, T = B·S tokens, H = hidden, E = embedding size, I = FFN size.
  *
- * Weights stay in the read-only mapping when they are F32 and aligned; F16/BF16 (or unaligned F32)
- * tensors are converted once at load into heap buffers the encoder owns. Forward allocates its scratch
+ * Weights stay in the read-only mapping when they are F32 and aligned (so every backend that loads the
+ * model shares their pages); F16/BF16 (or unaligned F32) tensors are converted once at load into heap
+ * buffers the encoder owns (not yet cached next to the originals). With opts->dtype "int8" every linear
+ * layer is quantized at load into heap buffers (Q, K, V stacked into one [3H, H] matrix, and NomicBERT's
+ * fc11 / fc12 into one [2I, H]) and the f32 originals are no longer read. Forward allocates its scratch
  * per call, so concurrent calls on one encoder are safe.
  */
 #include "pgml/transformer.h"
@@ -484,37 +487,6 @@ load_weights(pgml_encoder *enc, pgml_err *err)
 	return PGML_OK;
 }
 
-/*
- * f32: stacks each layer's Q, K and V weights (and biases) into one [3H, H] copy owned by the encoder, so
- * that one GEMM (which packs x once) replaces three. The mapped originals are no longer read.
- */
-static pgml_status
-fuse_qkv(pgml_encoder *enc, pgml_err *err)
-{
-	size_t		H = enc->H;
-	pgml_status rc;
-
-	for (size_t l = 0; l < enc->n_layers; l++)
-	{
-		enc_layer  *ly = &enc->layers[l];
-		float	   *w = pgml_malloc((3 * H * H + 3 * H) * sizeof(float));
-
-		if (w == NULL)
-			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
-		if ((rc = own(enc, w, err)) != PGML_OK)
-			return rc;
-		memcpy(w, ly->q_w, H * H * sizeof(float));
-		memcpy(w + H * H, ly->k_w, H * H * sizeof(float));
-		memcpy(w + 2 * H * H, ly->v_w, H * H * sizeof(float));
-		memcpy(w + 3 * H * H, ly->q_b, H * sizeof(float));
-		memcpy(w + 3 * H * H + H, ly->k_b, H * sizeof(float));
-		memcpy(w + 3 * H * H + 2 * H, ly->v_b, H * sizeof(float));
-		ly->qkv_w = w;
-		ly->qkv_wb = w + 3 * H * H;
-	}
-	return PGML_OK;
-}
-
 /* quantize_weights for NomicBERT: Wqkv as it is, fc11 and fc12 stacked into one [2I, H] weight. */
 static pgml_status
 quantize_nomic(pgml_encoder *enc, pgml_err *err)
@@ -668,8 +640,7 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 		goto fail;
 	if (enc->int8 && (rc = quantize_weights(enc, err)) != PGML_OK)
 		goto fail;
-	if (!enc->int8 && enc->arch != ARCH_NOMIC && (rc = fuse_qkv(enc, err)) != PGML_OK)
-		goto fail;
+
 	enc->info.model_type = enc->model_type;
 	enc->info.hidden_size = enc->H;
 	enc->info.num_layers = enc->n_layers;
