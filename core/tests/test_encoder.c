@@ -6,6 +6,7 @@
  */
 #include "test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -494,4 +495,58 @@ TEST(encoder_forward_cancels)
 	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, NULL, out, &err), PGML_ERR_CANCELLED);
 	pgml_set_should_stop(NULL, NULL);
 	pgml_encoder_free(enc);
+}
+
+typedef struct conc_arg
+{
+	const pgml_encoder *enc;
+	const fixture_in *f;
+	float	   *out;
+	pgml_status rc;
+} conc_arg;
+
+static void *
+conc_run(void *p)
+{
+	conc_arg   *a = p;
+	pgml_err	err;
+
+	for (int i = 0; i < 20 && a->rc == PGML_OK; i++)
+		a->rc = pgml_encoder_forward(a->enc, NULL, a->f->batch, a->f->seq, a->f->ids, a->f->mask, a->f->types,
+									 a->out, &err);
+	return NULL;
+}
+
+/* One encoder, forward on three threads at once: each gets transformers' answer. */
+TEST(encoder_forward_concurrent_calls)
+{
+	char		dir[256],
+				fx[300];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+	fixture_in	f;
+	pthread_t	th[3];
+	conc_arg	args[3];
+
+	model_dir("mpnet", dir, sizeof(dir));
+	snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+	REQUIRE(read_fixture(fx, &f));
+	REQUIRE(pgml_encoder_load(dir, NULL, &enc, &err) == PGML_OK);
+	for (int i = 0; i < 3; i++)
+	{
+		args[i] = (conc_arg) {enc, &f, calloc(f.batch * f.seq * f.hidden_size, sizeof(float)), PGML_OK};
+		pthread_create(&th[i], NULL, conc_run, &args[i]);
+	}
+	for (int i = 0; i < 3; i++)
+	{
+		pthread_join(th[i], NULL);
+		CHECK_INT(args[i].rc, PGML_OK);
+		for (size_t t = 0; t < f.batch * f.seq; t++)
+			if (f.mask[t])
+				for (size_t j = 0; j < f.hidden_size; j++)
+					CHECK_NEAR(args[i].out[t * f.hidden_size + j], f.expect[t * f.hidden_size + j], 1e-4);
+		free(args[i].out);
+	}
+	pgml_encoder_free(enc);
+	fixture_in_free(&f);
 }
