@@ -80,6 +80,10 @@ pgml_status pgml_q8_quantize(const float *W, size_t N, size_t K, pgml_q8_weight 
 void		pgml_q8_free(pgml_q8_weight *q);	/* frees the buffers (not q); NULL is fine */
 pgml_status pgml_linear_q8(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q,
 						   const float *b, pgml_act act, float *y, size_t ldy, pgml_err *err);
+/* pgml_linear_q8 with caller-provided workspace of pgml_linear_q8_ws_size(T, K) bytes (0: too large). */
+size_t		pgml_linear_q8_ws_size(size_t T, size_t K);
+pgml_status pgml_linear_q8_ws(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q,
+							  const float *b, pgml_act act, float *y, size_t ldy, void *ws, pgml_err *err);
 pgml_status pgml_linear_q8_ref(const float *x, size_t ldx, size_t T, const pgml_q8_weight *q, const float *b,
 							   pgml_act act, float *y, size_t ldy, pgml_err *err);
 

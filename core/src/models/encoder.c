@@ -745,10 +745,11 @@ rel_bucket(long rel, size_t num_buckets, size_t max_distance)
 /* y = act(x · Wᵀ + b) in f32, or with the int8 weight q when the encoder is quantized. */
 static pgml_status
 linear(const pgml_encoder *enc, pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
-	   const pgml_q8_weight *q, const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err)
+	   const pgml_q8_weight *q, const float *b, size_t N, pgml_act act, float *y, size_t ldy, void *ws,
+	   pgml_err *err)
 {
 	if (enc->int8)
-		return pgml_linear_q8(pool, x, ldx, T, q, b, act, y, ldy, err);
+		return pgml_linear_q8_ws(pool, x, ldx, T, q, b, act, y, ldy, ws, err);
 	return pgml_linear(pool, x, ldx, T, K, W, b, N, act, y, ldy, err);
 }
 
@@ -769,6 +770,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				n_emb = 0,
 				total = 0,
 				nt = (size_t) pgml_pool_size(pool);
+	void	   *ws = NULL;
+	size_t		n_ws = 0;
 	float	   *mem = NULL,
 			   *ff2 = NULL,
 			   *x,
@@ -815,6 +818,16 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 
 		if (ok && enc->rel_bias != NULL)
 			ok = pgml_mul_size(S * S, enc->heads, &n_bias) && S * S / S == S;
+		if (ok && enc->int8)
+		{
+			size_t		kmax = H > I ? H : I;
+
+			kmax = kmax > E ? kmax : E;
+			n_ws = pgml_linear_q8_ws_size(T, kmax);
+			ok = n_ws > 0;
+			n_ws = (n_ws + sizeof(float) - 1) / sizeof(float);
+			ok = ok && pgml_add_size(total, n_ws, &total);
+		}
 		if (ok && enc->arch == ARCH_NOMIC)
 			ok = pgml_add_size(total, 2 * n_ff, &total) && n_ff * 2 / 2 == n_ff;
 		ok = ok && pgml_add_size(total, n_x * 3, &total) && pgml_add_size(total, n_qkv, &total) &&
@@ -837,6 +850,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		emb = enc->proj_w ? att + n_att + n_bias : x;
 		if (enc->arch == ARCH_NOMIC)
 			ff2 = att + n_att + n_bias + (enc->proj_w ? n_emb : 0);
+		if (n_ws > 0)
+			ws = att + n_att + n_bias + (enc->proj_w ? n_emb : 0) + (enc->arch == ARCH_NOMIC ? 2 * n_ff : 0);
 	}
 
 	/* embeddings */
@@ -882,7 +897,7 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		goto done;
 	if (enc->proj_w != NULL &&
 		(rc = linear(enc, pool, emb, E, T, E, enc->proj_w, &enc->proj8, enc->proj_b, H, PGML_ACT_NONE, x, H,
-					 err)) != PGML_OK)
+					 ws, err)) != PGML_OK)
 		goto done;
 	if (bias != NULL)
 		for (size_t h = 0; h < enc->heads; h++)
@@ -901,7 +916,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			goto done;
 		if (enc->int8)
 		{
-			if ((rc = pgml_linear_q8(pool, x, H, T, &ly->qkv8, ly->qkv_b, PGML_ACT_NONE, qkv, 3 * H, err)) != PGML_OK)
+			if ((rc = pgml_linear_q8_ws(pool, x, H, T, &ly->qkv8, ly->qkv_b, PGML_ACT_NONE, qkv, 3 * H, ws,
+										err)) != PGML_OK)
 				goto done;
 		}
 		else if (ly->qkv_w != NULL)
@@ -921,7 +937,7 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			}
 		if ((rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
 								 attention_mask, bias, ctx, H, att, err)) ||
-			(rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+			(rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln1_g, ly->ln1_b, enc->eps, err)))
 			goto done;
 		sw = x;
@@ -932,7 +948,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			/* SwiGLU: ff = fc11(x) · silu(fc12(x)) */
 			if (enc->int8)
 			{
-				if ((rc = pgml_linear_q8(pool, x, H, T, &ly->f18, ly->upgate_b, PGML_ACT_NONE, ff2, 2 * I, err)))
+				if ((rc = pgml_linear_q8_ws(pool, x, H, T, &ly->f18, ly->upgate_b, PGML_ACT_NONE, ff2, 2 * I, ws,
+											err)))
 					goto done;
 				for (size_t t = 0; t < T; t++)
 					pgml_swiglu(ff2 + t * 2 * I + I, ff2 + t * 2 * I, ff + t * I, I);
@@ -945,9 +962,9 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				pgml_swiglu(ff2 + n_ff, ff2, ff, n_ff);
 			}
 		}
-		else if ((rc = linear(enc, pool, x, H, T, H, ly->f1_w, &ly->f18, ly->f1_b, I, enc->act, ff, I, err)))
+		else if ((rc = linear(enc, pool, x, H, T, H, ly->f1_w, &ly->f18, ly->f1_b, I, enc->act, ff, I, ws, err)))
 			goto done;
-		if ((rc = linear(enc, pool, ff, I, T, I, ly->f2_w, &ly->f28, ly->f2_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+		if ((rc = linear(enc, pool, ff, I, T, I, ly->f2_w, &ly->f28, ly->f2_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln2_g, ly->ln2_b, enc->eps, err)))
 			goto done;
 		sw = x;

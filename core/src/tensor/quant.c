@@ -461,33 +461,55 @@ q8_range(void *arg, size_t begin, size_t end, int worker)
 #endif
 }
 
+size_t
+pgml_linear_q8_ws_size(size_t T, size_t K)
+{
+	size_t		n;
+
+	/* ux: T × round4(K) bytes; sx, zx: T × 4 bytes each (aligned after ux) */
+	if (!pgml_mul_size(T, round4(K), &n) || !pgml_add_size(n, 64, &n) || !pgml_add_size(n, T * 8, &n) ||
+		T > SIZE_MAX / 16)
+		return 0;
+	return n;
+}
+
 pgml_status
 pgml_linear_q8(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q, const float *b,
 			   pgml_act act, float *y, size_t ldy, pgml_err *err)
+{
+	return pgml_linear_q8_ws(pool, x, ldx, T, q, b, act, y, ldy, NULL, err);
+}
+
+pgml_status
+pgml_linear_q8_ws(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q, const float *b,
+				  pgml_act act, float *y, size_t ldy, void *ws, pgml_err *err)
 {
 	q8_ctx		c = {x, b, ldx, T, ldy, 0, q, act, y, NULL, NULL, NULL, true};
 	size_t		nt = (size_t) pgml_pool_size(pool);
 	size_t		np = (q->N + QNR - 1) / QNR;
 	size_t		bytes,
-				parts;
+				parts,
+				off;
+	void	   *own_ws = NULL;
 	pgml_status rc;
 
 	if (T == 0)
 		return PGML_OK;
 	if (!pgml_q8_available())
 		return pgml_linear_q8_ref(x, ldx, T, q, b, act, y, ldy, err);
-	if (!pgml_mul_size(T, q->Kp, &bytes))
+	bytes = pgml_linear_q8_ws_size(T, q->K);
+	if (bytes == 0)
 		return pgml_error(err, PGML_ERR_LIMIT, "matrix too large");
-	c.ux = pgml_malloc(bytes + 1);
-	c.sx = pgml_malloc(T * sizeof(float) + 1);
-	c.zx = pgml_malloc(T * sizeof(int32_t) + 1);
-	if (c.ux == NULL || c.sx == NULL || c.zx == NULL)
+	if (ws == NULL)
 	{
-		pgml_free(c.ux);
-		pgml_free(c.sx);
-		pgml_free(c.zx);
-		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		ws = own_ws = pgml_malloc(bytes);
+		if (ws == NULL)
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	}
+	off = (T * q->Kp + 63) / 64 * 64;
+	c.ux = ws;
+	c.sx = (float *) ((char *) ws + off);
+	c.zx = (int32_t *) ((char *) ws + off + T * sizeof(float));
 	rc = pgml_parallel_for(pool, T, 16, q8_quant_range, &c, err);
 	if (rc == PGML_OK)
 	{
@@ -511,8 +533,6 @@ pgml_linear_q8(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml
 		}
 		rc = pgml_parallel_for(pool, parts, 1, q8_range, &c, err);
 	}
-	pgml_free(c.ux);
-	pgml_free(c.sx);
-	pgml_free(c.zx);
+	pgml_free(own_ws);
 	return rc;
 }
