@@ -583,3 +583,52 @@ TEST(encoder_forward_concurrent_calls)
 	pgml_encoder_free(enc);
 	fixture_in_free(&f);
 }
+
+/*
+ * Right-padded batches run on their real tokens only (padding rows come out zero); a mask with a hole
+ * makes the whole batch run on all rows: sequences without the hole must give the same answer either way.
+ */
+TEST(encoder_padding_compaction_and_holes)
+{
+	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", NULL};
+
+	for (int m = 0; names[m] != NULL; m++)
+	{
+		char		dir[256],
+					fx[300];
+		pgml_encoder *enc = NULL;
+		pgml_err	err;
+		fixture_in	f;
+		float	   *out;
+		size_t		Hs;
+
+		model_dir(names[m], dir, sizeof(dir));
+		snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+		REQUIRE(read_fixture(fx, &f));
+		REQUIRE(pgml_encoder_load(dir, NULL, &enc, &err) == PGML_OK);
+		Hs = f.hidden_size;
+		out = calloc(f.batch * f.seq * Hs, sizeof(float));
+		REQUIRE(f.batch == 3 && f.mask[1 * f.seq + 1] == 1 && f.mask[1 * f.seq + f.seq - 1] == 0);
+		/* compacted: padding rows are zero */
+		CHECK_INT(pgml_encoder_forward(enc, NULL, f.batch, f.seq, f.ids, f.mask, f.types, out, &err), PGML_OK);
+		for (size_t t = 0; t < f.batch * f.seq; t++)
+			if (!f.mask[t])
+				for (size_t i = 0; i < Hs; i++)
+					CHECK(out[t * Hs + i] == 0.0f);
+		/* a hole in sequence 1: sequences 0 and 2 still match transformers */
+		f.mask[1 * f.seq + 1] = 0;
+		CHECK_INT(pgml_encoder_forward(enc, NULL, f.batch, f.seq, f.ids, f.mask, f.types, out, &err), PGML_OK);
+		for (size_t b = 0; b < f.batch; b += 2)
+			for (size_t s = 0; s < f.seq; s++)
+			{
+				size_t		t = b * f.seq + s;
+
+				if (f.mask[t])
+					for (size_t i = 0; i < Hs; i++)
+						CHECK_NEAR(out[t * Hs + i], f.expect[t * Hs + i], 1e-4);
+			}
+		free(out);
+		pgml_encoder_free(enc);
+		fixture_in_free(&f);
+	}
+}

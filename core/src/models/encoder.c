@@ -772,6 +772,9 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				nt = (size_t) pgml_pool_size(pool);
 	void	   *ws = NULL;
 	size_t		n_ws = 0;
+	size_t	   *lens = NULL;	/* compacted: real tokens per sequence */
+	uint8_t    *ones = NULL;
+	bool		compact = false;
 	float	   *mem = NULL,
 			   *ff2 = NULL,
 			   *x,
@@ -809,6 +812,46 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "token type id %d is out of range", (int) type_ids[t]);
 			pgml_err_detail(err, "The model has %zu token types.", enc->n_types);
 			return PGML_ERR_INVALID_ARGUMENT;
+		}
+	}
+	/*
+	 * Padding compaction: when every sequence is right-padded (its mask is 1…1 0…0) the padded rows are
+	 * dropped, and every layer runs on the real tokens only (T becomes their count; attention runs per
+	 * sequence). The hidden states of padding are then zero. MPNet (relative bias) and masks with holes
+	 * run on all rows.
+	 */
+	if (enc->rel_bias == NULL)
+	{
+		size_t		real = 0;
+		bool		prefix = true;
+
+		for (size_t b = 0; b < batch && prefix; b++)
+		{
+			size_t		n = 0;
+
+			while (n < S && attention_mask[b * S + n] != 0)
+				n++;
+			for (size_t s2 = n; s2 < S && prefix; s2++)
+				prefix = attention_mask[b * S + s2] == 0;
+			real += n;
+		}
+		if (prefix && real < T)
+		{
+			lens = pgml_malloc(batch * sizeof(size_t) + S + 1);
+			if (lens == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			ones = (uint8_t *) (lens + batch);
+			memset(ones, 1, S);
+			for (size_t b = 0; b < batch; b++)
+			{
+				size_t		n = 0;
+
+				while (n < S && attention_mask[b * S + n] != 0)
+					n++;
+				lens[b] = n;
+			}
+			compact = true;
+			T = real;			/* scratch and every layer below work on the real rows */
 		}
 	}
 	/* scratch: x, tmp [T, H]; qkv [T, 3H]; ctx [T, H]; ff [T, I]; att nt × S × S; bias heads × S × S; emb [T, E] */
@@ -855,7 +898,7 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	}
 
 	/* embeddings */
-	for (size_t b = 0; b < batch; b++)
+	for (size_t b = 0, r = 0; b < batch; b++)
 	{
 		size_t		count = 0;
 
@@ -863,7 +906,11 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		{
 			size_t		t = b * S + s;
 			size_t		p = s;
-			float	   *row = emb + t * E;
+			float	   *row;
+
+			if (compact && s >= lens[b])
+				continue;
+			row = emb + (r++) * E;
 			const float *w = enc->word + (size_t) ids[t] * E;
 
 			if (enc->count_positions)
@@ -930,14 +977,32 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				 (rc = pgml_linear(pool, x, H, T, H, ly->v_w, ly->v_b, H, PGML_ACT_NONE, qkv + 2 * H, 3 * H, err)))
 			goto done;
 		if (enc->rot_dims > 0)
-			for (size_t b = 0; b < batch; b++)
+			for (size_t b = 0, off = 0; b < batch; b++)
 			{
-				pgml_rotary(qkv + b * S * 3 * H, S, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
-				pgml_rotary(qkv + b * S * 3 * H + H, S, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				size_t		n = compact ? lens[b] : S;
+
+				pgml_rotary(qkv + off * 3 * H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				pgml_rotary(qkv + off * 3 * H + H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				off += n;
 			}
-		if ((rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
-								 attention_mask, bias, ctx, H, att, err)) ||
-			(rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
+		if (compact)
+		{
+			for (size_t b = 0, off = 0; b < batch && rc == PGML_OK; b++)
+			{
+				const float *qb = qkv + off * 3 * H;
+
+				if (lens[b] > 0)
+					rc = pgml_attention(pool, 1, lens[b], enc->heads, enc->dh, qb, qb + H, qb + 2 * H, 3 * H, ones,
+										NULL, ctx + off * H, H, att, err);
+				off += lens[b];
+			}
+			if (rc != PGML_OK)
+				goto done;
+		}
+		else if ((rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
+									  attention_mask, bias, ctx, H, att, err)))
+			goto done;
+		if ((rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln1_g, ly->ln1_b, enc->eps, err)))
 			goto done;
 		sw = x;
@@ -971,8 +1036,19 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		x = tmp;
 		tmp = sw;
 	}
-	memcpy(hidden, x, n_x * sizeof(float));
+	if (compact)
+	{
+		memset(hidden, 0, batch * S * H * sizeof(float));
+		for (size_t b = 0, off = 0; b < batch; b++)
+		{
+			memcpy(hidden + b * S * H, x + off * H, lens[b] * H * sizeof(float));
+			off += lens[b];
+		}
+	}
+	else
+		memcpy(hidden, x, n_x * sizeof(float));
 done:
 	pgml_free(mem);
+	pgml_free(lens);
 	return rc;
 }
