@@ -755,10 +755,18 @@ pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, con
 		linear_part(&c, 0, T, 0, N);
 		return PGML_OK;
 	}
-	/* one block per worker; rows when there are enough of them, else columns (multiples of 16) */
+	/*
+	 * Rows when there are enough of them, else columns (multiples of 16). About four row blocks per
+	 * worker (of at least 64 rows) so that a worker slowed by other load on its core does not hold up
+	 * the rest.
+	 */
 	if (T >= 32 * nt)
 	{
-		c.block = (T + nt - 1) / nt;
+		size_t		per = (T + 4 * nt - 1) / (4 * nt);
+
+		c.block = (per + 15) / 16 * 16;
+		if (c.block < 64)
+			c.block = (T + nt - 1) / nt;
 		parts = (T + c.block - 1) / c.block;
 	}
 	else
