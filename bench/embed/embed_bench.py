@@ -131,7 +131,7 @@ def main():
                 continue
             seen.add(key)
             lines.append(f"- {key}: min {mn:.5f}, mean {me:.5f}")
-        lines.append("- real all-MiniLM-L6-v2 (core test `encoder_minilm_real_model`, vs transformers): min 0.9954")
+        lines.append("- real all-MiniLM-L6-v2 (core test `encoder_minilm_real_model`, vs transformers): min per token 0.9954, min mean-pooled 0.9976")
     if not args.only:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
