@@ -756,13 +756,13 @@ pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, con
 		return PGML_OK;
 	}
 	/*
-	 * Rows when there are enough of them, else columns (multiples of 16). About four row blocks per
-	 * worker (of at least 64 rows) so that a worker slowed by other load on its core does not hold up
-	 * the rest.
+	 * Rows when there are enough of them, else columns (multiples of 16). Two row blocks per worker (of
+	 * at least 64 rows): some balance when another process slows one core, while OpenBLAS repacks the
+	 * weights once per block (more blocks, more packing).
 	 */
 	if (T >= 32 * nt)
 	{
-		size_t		per = (T + 4 * nt - 1) / (4 * nt);
+		size_t		per = (T + 2 * nt - 1) / (2 * nt);
 
 		c.block = (per + 15) / 16 * 16;
 		if (c.block < 64)
