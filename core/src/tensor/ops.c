@@ -893,6 +893,7 @@ pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t d
 
 	if (seq > INT32_MAX || ld > INT32_MAX || ldc > INT32_MAX)
 		return pgml_error(err, PGML_ERR_LIMIT, "attention too large");
+	pthread_once(&once, choose);	/* before the workers read use_avx512 */
 	return pgml_parallel_for(pool, batch * heads, 1, attn_range, &c, err);
 }
 
