@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "pgml/json.h"
 #include "pgml/pool.h"
 #include "pgml/safetensors.h"
@@ -629,6 +630,66 @@ TEST(encoder_padding_compaction_and_holes)
 			}
 		free(out);
 		pgml_encoder_free(enc);
+		fixture_in_free(&f);
+	}
+}
+
+/*
+ * Every allocation of forward failing in turn: an error, no crash, nothing leaked. (Load is not run
+ * under failing allocations: jansson 2.14 itself crashes when an allocation fails inside json_loadb.)
+ */
+TEST(encoder_forward_allocation_failures)
+{
+	static const struct
+	{
+		const char *name;
+		const char *dtype;
+	}			cases[] = {{"bert", NULL}, {"bert", "int8"}, {"electra", "int8"}, {"nomic_bert", NULL},
+	{"nomic_bert", "int8"}, {"mpnet", NULL}};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+	{
+		char		dir[256],
+					fx[300];
+		fixture_in	f;
+		float	   *out;
+		long		total = -1;
+		pgml_encoder_opts opts = {cases[c].dtype};
+		pgml_encoder *enc = NULL;
+		pgml_pool  *pool = NULL;
+		pgml_err	err;
+
+		model_dir(cases[c].name, dir, sizeof(dir));
+		snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+		REQUIRE(read_fixture(fx, &f));
+		REQUIRE(pgml_encoder_load(dir, &opts, &enc, &err) == PGML_OK);
+		REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+		out = calloc(f.batch * f.seq * f.hidden_size, sizeof(float));
+		for (long at = 0; at < 5000; at++)
+		{
+			failing		fl = {0, at, 0};
+			pgml_allocator a = {failing_alloc, failing_realloc, failing_free, &fl};
+			pgml_status rc;
+
+			pgml_set_allocator(&a);
+			rc = pgml_encoder_forward(enc, pool, f.batch, f.seq, f.ids, f.mask, f.types, out, &err);
+			pgml_set_allocator(NULL);
+			if (rc != PGML_OK && rc != PGML_ERR_OUT_OF_MEMORY)
+				test_fail(__FILE__, __LINE__, "%s: allocation %ld failed: forward gave %s", cases[c].name, at,
+						  pgml_status_name(rc));
+			if (fl.live != 0)
+				test_fail(__FILE__, __LINE__, "%s: allocation %ld failed: %ld blocks leaked", cases[c].name, at,
+						  fl.live);
+			if (fl.count <= at)
+			{
+				total = at;
+				break;
+			}
+		}
+		CHECK(total >= 1);
+		pgml_pool_free(pool);
+		pgml_encoder_free(enc);
+		free(out);
 		fixture_in_free(&f);
 	}
 }

@@ -878,10 +878,16 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			pgml_add_size(total, n_bias, &total) && pgml_add_size(total, enc->proj_w ? n_emb : 0, &total) &&
 			pgml_mul_size(total, sizeof(float), &total);
 		if (!ok)
-			return pgml_error(err, PGML_ERR_LIMIT, "encoder batch too large");
+		{
+			rc = pgml_error(err, PGML_ERR_LIMIT, "encoder batch too large");
+			goto done;
+		}
 		mem = pgml_malloc(total);
 		if (mem == NULL)
-			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		{
+			rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			goto done;
+		}
 		x = mem;
 		tmp = x + n_x;
 		ctx = tmp + n_x;
