@@ -591,7 +591,7 @@ TEST(encoder_forward_concurrent_calls)
  */
 TEST(encoder_padding_compaction_and_holes)
 {
-	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", NULL};
+	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", "mpnet", "distilbert", NULL};
 
 	for (int m = 0; names[m] != NULL; m++)
 	{

@@ -115,6 +115,12 @@ pgml_status pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t hea
 						   const float *q, const float *k, const float *v, size_t ld, const uint8_t *mask,
 						   const float *bias, float *ctx, size_t ldc, float *scratch, pgml_err *err);
 
+/* pgml_attention with a bias of heads × bias_seq × bias_seq (bias_seq >= seq) whose top-left block is used. */
+pgml_status pgml_attention_bias(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh,
+								const float *q, const float *k, const float *v, size_t ld, const uint8_t *mask,
+								const float *bias, size_t bias_seq, float *ctx, size_t ldc, float *scratch,
+								pgml_err *err);
+
 /* Floats of attention scratch per pool worker (0 on overflow). */
 size_t		pgml_attention_scratch(size_t seq, size_t dh);
 

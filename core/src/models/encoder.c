@@ -817,10 +817,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	/*
 	 * Padding compaction: when every sequence is right-padded (its mask is 1…1 0…0) the padded rows are
 	 * dropped, and every layer runs on the real tokens only (T becomes their count; attention runs per
-	 * sequence). The hidden states of padding are then zero. MPNet (relative bias) and masks with holes
-	 * run on all rows.
+	 * sequence). The hidden states of padding are then zero. Masks with holes run on all rows.
 	 */
-	if (enc->rel_bias == NULL)
 	{
 		size_t		real = 0;
 		bool		prefix = true;
@@ -997,9 +995,10 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			{
 				const float *qb = qkv + off * 3 * H;
 
+				/* MPNet's bias depends on j - i only: the sequence uses its top-left block */
 				if (lens[b] > 0)
-					rc = pgml_attention(pool, 1, lens[b], enc->heads, enc->dh, qb, qb + H, qb + 2 * H, 3 * H, ones,
-										NULL, ctx + off * H, H, att, err);
+					rc = pgml_attention_bias(pool, 1, lens[b], enc->heads, enc->dh, qb, qb + H, qb + 2 * H, 3 * H,
+											 ones, bias, S, ctx + off * H, H, att, err);
 				off += lens[b];
 			}
 			if (rc != PGML_OK)

@@ -798,6 +798,7 @@ typedef struct attn_ctx
 	float	   *ctx,
 			   *scratch;
 	float		scale;
+	size_t		bias_seq;		/* bias is heads × bias_seq × bias_seq; the top-left seq × seq block is used */
 } attn_ctx;
 
 static void
@@ -851,7 +852,7 @@ attn_range(void *arg, size_t begin, size_t end, int worker)
 
 			if (c->bias != NULL)
 			{
-				const float *br = c->bias + (h * S + i) * S;
+				const float *br = c->bias + (h * c->bias_seq + i) * c->bias_seq;
 
 				for (size_t j = 0; j < L; j++)
 					row[j] += br[j];
@@ -888,9 +889,19 @@ pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t d
 			   const float *k, const float *v, size_t ld, const uint8_t *mask, const float *bias, float *ctx,
 			   size_t ldc, float *scratch, pgml_err *err)
 {
-	attn_ctx	c = {batch, seq, heads, dh, ld, ldc, q, k, v, bias, mask, ctx, scratch,
-	(float) (1.0 / sqrt((double) dh))};
+	return pgml_attention_bias(pool, batch, seq, heads, dh, q, k, v, ld, mask, bias, seq, ctx, ldc, scratch, err);
+}
 
+pgml_status
+pgml_attention_bias(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh, const float *q,
+					const float *k, const float *v, size_t ld, const uint8_t *mask, const float *bias,
+					size_t bias_seq, float *ctx, size_t ldc, float *scratch, pgml_err *err)
+{
+	attn_ctx	c = {batch, seq, heads, dh, ld, ldc, q, k, v, bias, mask, ctx, scratch,
+	(float) (1.0 / sqrt((double) dh)), bias_seq};
+
+	if (bias != NULL && bias_seq < seq)
+		return pgml_error(err, PGML_ERR_INTERNAL, "attention bias smaller than the sequence");
 	if (seq > INT32_MAX || ld > INT32_MAX || ldc > INT32_MAX)
 		return pgml_error(err, PGML_ERR_LIMIT, "attention too large");
 	pthread_once(&once, choose);	/* before the workers read use_avx512 */
