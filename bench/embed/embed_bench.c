@@ -4,7 +4,8 @@
  *   embed_bench DIR BATCH SEQ THREADS BLAS_THREADS SECONDS
  *
  * Prints one line: "sentences_per_s <v> ms_per_batch <v> cpu_ms_per_batch <v>" (CPU time of all threads per
- * batch: a machine-load-independent measure of work). Inputs are random ids, all real tokens. With DTYPE,
+ * batch: a machine-load-independent measure of work). Inputs are random ids, all real tokens (with
+ * EMBED_VARLEN=1 in the environment: 8 to SEQ real tokens per sequence, right-padded). With DTYPE,
  * also " min_cos <v> mean_cos <v>": per-token cosine of the hidden states to the f32 model's.
  */
 #include <math.h>
@@ -84,6 +85,18 @@ main(int argc, char **argv)
 		ids[i] = 1000 + rand() % 20000;
 		mask[i] = 1;
 	}
+	/* EMBED_VARLEN=1: sequence b has 8 + rand % (S - 7) real tokens, right-padded (as tokenizers pad) */
+	if (getenv("EMBED_VARLEN") != NULL && S > 8)
+		for (size_t b = 0; b < B; b++)
+		{
+			size_t		n = 8 + (size_t) rand() % (S - 7);
+
+			for (size_t s = n; s < S; s++)
+			{
+				ids[b * S + s] = 0;
+				mask[b * S + s] = 0;
+			}
+		}
 	/* warm up */
 	if (pgml_encoder_forward(enc, pool, B, S, ids, mask, NULL, out, &err) != PGML_OK)
 	{
@@ -113,6 +126,8 @@ main(int argc, char **argv)
 			pgml_encoder_forward(ref, pool, B, S, ids, mask, NULL, out2, &err) != PGML_OK ||
 			pgml_encoder_forward(enc, pool, B, S, ids, mask, NULL, out, &err) != PGML_OK)
 			return 1;
+		size_t		nreal = 0;
+
 		for (size_t t = 0; t < B * S; t++)
 		{
 			double		d = 0,
@@ -126,11 +141,14 @@ main(int argc, char **argv)
 				n1 += (double) out[t * H + i] * out[t * H + i];
 				n2 += (double) out2[t * H + i] * out2[t * H + i];
 			}
+			if (!mask[t])
+				continue;		/* padding: zero in both */
 			c = d / sqrt(n1 * n2);
 			minc = c < minc ? c : minc;
 			sumc += c;
+			nreal++;
 		}
-		printf(" min_cos %.6f mean_cos %.6f", minc, sumc / (double) (B * S));
+		printf(" min_cos %.6f mean_cos %.6f", minc, sumc / (double) nreal);
 		free(out2);
 		pgml_encoder_free(ref);
 	}
