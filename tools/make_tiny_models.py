@@ -14,6 +14,9 @@ non-trivial (a kernel that forgets one of them fails the comparison). Variants:
   electra         ElectraModel with embedding_size != hidden_size (embeddings_project)
   mpnet           MPNetModel (relative attention bias)
   bert_gelu_new   BertModel with hidden_act gelu_new
+  nomic_bert      NomicBERT (no class in transformers): config.json with nomic-ai's field names and random
+                  weights written with numpy under its weight names (no biases in attention and MLP, rotary
+                  over half of each head, SwiGLU, 2 token types); checked against tools/reference only
 """
 import os
 import shutil
@@ -92,7 +95,48 @@ def build():
     return models
 
 
+def nomic():
+    """A tiny NomicBERT in nomic-ai's config and weight layout (ids padded to pad_vocab_size_multiple)."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(8)
+    H, heads, L, n_inner, vocab, types = 32, 4, 2, 64, 512, 2
+    inner = (n_inner + 255) // 256 * 256          # NomciBertGatedMLP rounds hidden_features to 256
+    cfg = {
+        "model_type": "nomic_bert", "architectures": ["NomicBertModel"], "n_embd": H, "n_head": heads,
+        "n_layer": L, "n_inner": n_inner, "n_positions": 2048, "vocab_size": vocab, "type_vocab_size": types,
+        "pad_vocab_size_multiple": 64, "activation_function": "swiglu", "layer_norm_epsilon": 1e-12,
+        "rotary_emb_fraction": 0.5, "rotary_emb_base": 1000, "rotary_emb_interleaved": False,
+        "rotary_scaling_factor": None, "qkv_proj_bias": False, "mlp_fc1_bias": False, "mlp_fc2_bias": False,
+        "prenorm": False, "causal": False, "pad_token_id": 0,
+    }
+    f = lambda *shape, s=0.1: (rng.standard_normal(shape) * s).astype(np.float32)
+    w = {"embeddings.word_embeddings.weight": f(vocab, H, s=1.0),
+         "embeddings.token_type_embeddings.weight": f(types, H, s=1.0),
+         "emb_ln.weight": 1 + f(H, s=0.1), "emb_ln.bias": f(H, s=0.1)}
+    for i in range(L):
+        p = f"encoder.layers.{i}."
+        w[p + "attn.Wqkv.weight"] = f(3 * H, H)
+        w[p + "attn.out_proj.weight"] = f(H, H)
+        w[p + "mlp.fc11.weight"] = f(inner, H)
+        w[p + "mlp.fc12.weight"] = f(inner, H)
+        w[p + "mlp.fc2.weight"] = f(H, inner, s=0.1)
+        for n in ("norm1", "norm2"):
+            w[p + n + ".weight"] = 1 + f(H, s=0.1)
+            w[p + n + ".bias"] = f(H, s=0.1)
+    out = os.path.join(ROOT, "nomic_bert")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    save_file(w, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(out, "config.json"), "w") as fh:
+        json.dump(cfg, fh, indent=2)
+
+
 def main():
+    nomic()
     models = build()
     for name, m in models.items():
         m.eval()

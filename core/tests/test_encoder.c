@@ -6,10 +6,12 @@
  */
 #include "test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "pgml/json.h"
 #include "pgml/pool.h"
 #include "pgml/safetensors.h"
@@ -83,9 +85,15 @@ read_fixture(const char *path, fixture_in *f)
 	return 1;
 }
 
-/* Runs model dir on the fixture, returns max |ours - transformers| over real tokens (or -1). */
+/*
+ * Runs model dir on the fixture, returns max |ours - transformers| over real tokens (or -1); *min_cos gets
+ * the smallest cosine between our and transformers' hidden state of a real token.
+ */
+/* Set by run_fixture_cos: the smallest cosine between mean-pooled sequence embeddings. */
+static double pooled_min_cos;
+
 static double
-run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype)
+run_fixture_cos(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype, double *min_cos)
 {
 	pgml_encoder *enc = NULL;
 	pgml_encoder_opts opts = {dtype};
@@ -110,19 +118,73 @@ run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *d
 		worst = -1;
 	}
 	else
+	{
+		*min_cos = 1.0;
 		for (size_t t = 0; t < f.batch * f.seq; t++)
 			if (f.mask[t])
+			{
+				double		dot = 0,
+							n1 = 0,
+							n2 = 0,
+							c;
+
 				for (size_t i = 0; i < f.hidden_size; i++)
 				{
-					double		d = fabs(out[t * f.hidden_size + i] - f.expect[t * f.hidden_size + i]);
+					double		a = out[t * f.hidden_size + i],
+								e = f.expect[t * f.hidden_size + i];
+					double		d = fabs(a - e);
 
 					if (!(d <= worst))
 						worst = d;
+					dot += a * e;
+					n1 += a * a;
+					n2 += e * e;
 				}
+				c = dot / sqrt(n1 * n2);
+				if (!(c >= *min_cos))
+					*min_cos = c;
+			}
+		/* mean pooling over real tokens, as sentence-transformers embeds: smallest cosine per sequence */
+		pooled_min_cos = 1.0;
+		for (size_t b = 0; b < f.batch; b++)
+		{
+			double		dot = 0,
+						n1 = 0,
+						n2 = 0,
+						c;
+
+			for (size_t i = 0; i < f.hidden_size; i++)
+			{
+				double		a = 0,
+							e = 0;
+
+				for (size_t t = b * f.seq; t < (b + 1) * f.seq; t++)
+					if (f.mask[t])
+					{
+						a += out[t * f.hidden_size + i];
+						e += f.expect[t * f.hidden_size + i];
+					}
+				dot += a * e;
+				n1 += a * a;
+				n2 += e * e;
+			}
+			c = dot / sqrt(n1 * n2);
+			if (!(c >= pooled_min_cos))
+				pooled_min_cos = c;
+		}
+	}
 	free(out);
 	pgml_encoder_free(enc);
 	fixture_in_free(&f);
 	return worst;
+}
+
+static double
+run_fixture(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype)
+{
+	double		c;
+
+	return run_fixture_cos(dir, fixture, pool, dtype, &c);
 }
 
 static void
@@ -147,6 +209,41 @@ check_model(const char *name)
 	CHECK(d2 >= 0 && d2 <= 1e-4);
 }
 
+/* int8 weights: every real token's hidden state within cosine 0.999 of transformers' f32 one. */
+static void
+check_model_int8(const char *name)
+{
+	char		dir[256],
+				fx[300];
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+	double		c1 = 0,
+				c2 = 0,
+				d;
+
+	model_dir(name, dir, sizeof(dir));
+	snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+	d = run_fixture_cos(dir, fx, NULL, "int8", &c1);
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	run_fixture_cos(dir, fx, pool, "int8", &c2);
+	pgml_pool_free(pool);
+	if (getenv("PGML_TEST_VERBOSE"))
+		fprintf(stderr, "  %s int8: min cosine %.6f (1 thread), %.6f (2 threads), max abs diff %.3g\n", name, c1,
+				c2, d);
+	CHECK(d >= 0);
+	CHECK(c1 >= 0.999);
+	CHECK(c2 >= 0.999);
+}
+
+TEST(encoder_int8_close_to_transformers)
+{
+	static const char *const names[] = {"bert", "bert_gelu_new", "bert_f16", "roberta", "xlm_roberta",
+	"distilbert", "electra", "mpnet", "nomic_bert", NULL};
+
+	for (int i = 0; names[i] != NULL; i++)
+		check_model_int8(names[i]);
+}
+
 TEST(encoder_bert_matches_transformers) { check_model("bert"); }
 TEST(encoder_bert_gelu_new_matches_transformers) { check_model("bert_gelu_new"); }
 TEST(encoder_bert_f16_matches_transformers) { check_model("bert_f16"); }
@@ -156,6 +253,7 @@ TEST(encoder_xlm_roberta_sharded_matches_transformers) { check_model("xlm_robert
 TEST(encoder_distilbert_matches_transformers) { check_model("distilbert"); }
 TEST(encoder_electra_matches_transformers) { check_model("electra"); }
 TEST(encoder_mpnet_matches_transformers) { check_model("mpnet"); }
+TEST(encoder_nomic_bert_matches_reference) { check_model("nomic_bert"); }
 
 TEST(encoder_minilm_real_model)
 {
@@ -170,10 +268,20 @@ TEST(encoder_minilm_real_model)
 	model_dir("minilm_expected.json", fx, sizeof(fx));
 	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
 	d = run_fixture(dir, fx, pool, NULL);
-	pgml_pool_free(pool);
 	if (getenv("PGML_TEST_VERBOSE"))
 		fprintf(stderr, "  minilm: max abs diff %.3g\n", d);
 	CHECK(d >= 0 && d <= 1e-4);
+	{
+		double		c = 0;
+
+		run_fixture_cos(dir, fx, pool, "int8", &c);
+		if (getenv("PGML_TEST_VERBOSE"))
+			fprintf(stderr, "  minilm int8: min token cosine %.6f, min mean-pooled cosine %.6f\n", c,
+					pooled_min_cos);
+		CHECK(c >= 0.99);
+		CHECK(pooled_min_cos >= 0.99);
+	}
+	pgml_pool_free(pool);
 }
 
 /* Writes text to dir/name. */
@@ -316,6 +424,20 @@ TEST(encoder_config_errors)
 	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
 	remove_dir(dir);
 
+	/* nomic_bert: variants we do not implement are refused, not run wrongly */
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"nomic_bert\", \"n_embd\": 32, \"n_head\": 4, \"n_layer\": 2, "
+			 "\"n_inner\": 64, \"vocab_size\": 512, \"activation_function\": \"gelu\", \"rotary_emb_fraction\": 1}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	remove_dir(dir);
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"nomic_bert\", \"n_embd\": 32, \"n_head\": 4, \"n_layer\": 2, "
+			 "\"n_inner\": 64, \"vocab_size\": 512, \"rotary_emb_fraction\": 1, \"rotary_emb_interleaved\": true}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_NOT_SUPPORTED);
+	remove_dir(dir);
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"nomic_bert\", \"n_embd\": 32}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK_STR(err.msg, "config.json has no \"n_layer\"");
+	remove_dir(dir);
+
 	/* missing directory */
 	CHECK_INT(pgml_encoder_load("/nonexistent/pgml", NULL, &enc, &err), PGML_ERR_NOT_FOUND);
 	/* unknown dtype option */
@@ -407,4 +529,167 @@ TEST(encoder_forward_cancels)
 	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, NULL, out, &err), PGML_ERR_CANCELLED);
 	pgml_set_should_stop(NULL, NULL);
 	pgml_encoder_free(enc);
+}
+
+typedef struct conc_arg
+{
+	const pgml_encoder *enc;
+	const fixture_in *f;
+	float	   *out;
+	pgml_status rc;
+} conc_arg;
+
+static void *
+conc_run(void *p)
+{
+	conc_arg   *a = p;
+	pgml_err	err;
+
+	for (int i = 0; i < 20 && a->rc == PGML_OK; i++)
+		a->rc = pgml_encoder_forward(a->enc, NULL, a->f->batch, a->f->seq, a->f->ids, a->f->mask, a->f->types,
+									 a->out, &err);
+	return NULL;
+}
+
+/* One encoder, forward on three threads at once: each gets transformers' answer. */
+TEST(encoder_forward_concurrent_calls)
+{
+	char		dir[256],
+				fx[300];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+	fixture_in	f;
+	pthread_t	th[3];
+	conc_arg	args[3];
+
+	model_dir("mpnet", dir, sizeof(dir));
+	snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+	REQUIRE(read_fixture(fx, &f));
+	REQUIRE(pgml_encoder_load(dir, NULL, &enc, &err) == PGML_OK);
+	for (int i = 0; i < 3; i++)
+	{
+		args[i] = (conc_arg) {enc, &f, calloc(f.batch * f.seq * f.hidden_size, sizeof(float)), PGML_OK};
+		pthread_create(&th[i], NULL, conc_run, &args[i]);
+	}
+	for (int i = 0; i < 3; i++)
+	{
+		pthread_join(th[i], NULL);
+		CHECK_INT(args[i].rc, PGML_OK);
+		for (size_t t = 0; t < f.batch * f.seq; t++)
+			if (f.mask[t])
+				for (size_t j = 0; j < f.hidden_size; j++)
+					CHECK_NEAR(args[i].out[t * f.hidden_size + j], f.expect[t * f.hidden_size + j], 1e-4);
+		free(args[i].out);
+	}
+	pgml_encoder_free(enc);
+	fixture_in_free(&f);
+}
+
+/*
+ * Right-padded batches run on their real tokens only (padding rows come out zero); a mask with a hole
+ * makes the whole batch run on all rows: sequences without the hole must give the same answer either way.
+ */
+TEST(encoder_padding_compaction_and_holes)
+{
+	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", "mpnet", "distilbert", NULL};
+
+	for (int m = 0; names[m] != NULL; m++)
+	{
+		char		dir[256],
+					fx[300];
+		pgml_encoder *enc = NULL;
+		pgml_err	err;
+		fixture_in	f;
+		float	   *out;
+		size_t		Hs;
+
+		model_dir(names[m], dir, sizeof(dir));
+		snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+		REQUIRE(read_fixture(fx, &f));
+		REQUIRE(pgml_encoder_load(dir, NULL, &enc, &err) == PGML_OK);
+		Hs = f.hidden_size;
+		out = calloc(f.batch * f.seq * Hs, sizeof(float));
+		REQUIRE(f.batch == 3 && f.mask[1 * f.seq + 1] == 1 && f.mask[1 * f.seq + f.seq - 1] == 0);
+		/* compacted: padding rows are zero */
+		CHECK_INT(pgml_encoder_forward(enc, NULL, f.batch, f.seq, f.ids, f.mask, f.types, out, &err), PGML_OK);
+		for (size_t t = 0; t < f.batch * f.seq; t++)
+			if (!f.mask[t])
+				for (size_t i = 0; i < Hs; i++)
+					CHECK(out[t * Hs + i] == 0.0f);
+		/* a hole in sequence 1: sequences 0 and 2 still match transformers */
+		f.mask[1 * f.seq + 1] = 0;
+		CHECK_INT(pgml_encoder_forward(enc, NULL, f.batch, f.seq, f.ids, f.mask, f.types, out, &err), PGML_OK);
+		for (size_t b = 0; b < f.batch; b += 2)
+			for (size_t s = 0; s < f.seq; s++)
+			{
+				size_t		t = b * f.seq + s;
+
+				if (f.mask[t])
+					for (size_t i = 0; i < Hs; i++)
+						CHECK_NEAR(out[t * Hs + i], f.expect[t * Hs + i], 1e-4);
+			}
+		free(out);
+		pgml_encoder_free(enc);
+		fixture_in_free(&f);
+	}
+}
+
+/*
+ * Every allocation of forward failing in turn: an error, no crash, nothing leaked. (Load is not run
+ * under failing allocations: jansson 2.14 itself crashes when an allocation fails inside json_loadb.)
+ */
+TEST(encoder_forward_allocation_failures)
+{
+	static const struct
+	{
+		const char *name;
+		const char *dtype;
+	}			cases[] = {{"bert", NULL}, {"bert", "int8"}, {"electra", "int8"}, {"nomic_bert", NULL},
+	{"nomic_bert", "int8"}, {"mpnet", NULL}};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+	{
+		char		dir[256],
+					fx[300];
+		fixture_in	f;
+		float	   *out;
+		long		total = -1;
+		pgml_encoder_opts opts = {cases[c].dtype};
+		pgml_encoder *enc = NULL;
+		pgml_pool  *pool = NULL;
+		pgml_err	err;
+
+		model_dir(cases[c].name, dir, sizeof(dir));
+		snprintf(fx, sizeof(fx), "%s/expected.json", dir);
+		REQUIRE(read_fixture(fx, &f));
+		REQUIRE(pgml_encoder_load(dir, &opts, &enc, &err) == PGML_OK);
+		REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+		out = calloc(f.batch * f.seq * f.hidden_size, sizeof(float));
+		for (long at = 0; at < 5000; at++)
+		{
+			failing		fl = {0, at, 0};
+			pgml_allocator a = {failing_alloc, failing_realloc, failing_free, &fl};
+			pgml_status rc;
+
+			pgml_set_allocator(&a);
+			rc = pgml_encoder_forward(enc, pool, f.batch, f.seq, f.ids, f.mask, f.types, out, &err);
+			pgml_set_allocator(NULL);
+			if (rc != PGML_OK && rc != PGML_ERR_OUT_OF_MEMORY)
+				test_fail(__FILE__, __LINE__, "%s: allocation %ld failed: forward gave %s", cases[c].name, at,
+						  pgml_status_name(rc));
+			if (fl.live != 0)
+				test_fail(__FILE__, __LINE__, "%s: allocation %ld failed: %ld blocks leaked", cases[c].name, at,
+						  fl.live);
+			if (fl.count <= at)
+			{
+				total = at;
+				break;
+			}
+		}
+		CHECK(total >= 1);
+		pgml_pool_free(pool);
+		pgml_encoder_free(enc);
+		free(out);
+		fixture_in_free(&f);
+	}
 }

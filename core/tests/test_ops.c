@@ -149,19 +149,19 @@ TEST(ops_linear_matches_naive)
 	pgml_pool_free(pool);
 }
 
-TEST(ops_attention_matches_naive)
+/* Checks pgml_attention on B sequences of S tokens (padding, a hole) against a double-precision loop. */
+static void
+check_attention(size_t S, size_t nh, size_t dh)
 {
 	size_t		B = 3,
-				S = 9,
-				nh = 2,
-				dh = 4,
 				H = nh * dh,
 				ld = 3 * H;
 	float	   *qkv = malloc(B * S * ld * sizeof(float));
 	float	   *ctx = malloc(B * S * H * sizeof(float));
 	float	   *bias = malloc(nh * S * S * sizeof(float));
-	float	   *scratch = malloc(2 * S * S * sizeof(float));
-	uint8_t		mask[27];
+	float	   *scratch = malloc(2 * pgml_attention_scratch(S, dh) * sizeof(float));
+	double	   *sc = malloc(S * sizeof(double));
+	uint8_t    *mask = malloc(B * S);
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
 
@@ -178,8 +178,7 @@ TEST(ops_attention_matches_naive)
 			for (size_t h = 0; h < nh; h++)
 				for (size_t i = 0; i < S; i++)
 				{
-					double		sc[9],
-								mx = -1e300,
+					double		mx = -1e300,
 								sum = 0;
 
 					for (size_t j = 0; j < S; j++)
@@ -212,6 +211,18 @@ TEST(ops_attention_matches_naive)
 	free(ctx);
 	free(bias);
 	free(scratch);
+	free(sc);
+	free(mask);
+}
+
+TEST(ops_attention_matches_naive)
+{
+	check_attention(9, 2, 4);	/* OpenBLAS path */
+	check_attention(9, 2, 32);	/* AVX-512 path, keys in one partial block */
+	check_attention(21, 2, 64);
+	check_attention(70, 3, 32);	/* full 4 x 64 score blocks and 8-row ctx blocks, with tails */
+	check_attention(37, 2, 16);
+	check_attention(13, 1, 48);
 }
 
 TEST(ops_dtype_conversions)
@@ -242,4 +253,63 @@ TEST(ops_rotary_rotates_pairs)
 	CHECK_NEAR(x[8], cos(1.0) - sin(1.0), 1e-6);
 	CHECK_NEAR(x[10], cos(1.0) + sin(1.0), 1e-6);
 	CHECK_NEAR(x[9], cos(0.01) - sin(0.01), 1e-6);
+}
+
+TEST(ops_linear_q8_matches_reference_and_f32)
+{
+	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {50, 64, 96}, {3, 130, 300}, {29, 384, 64}};
+	pgml_pool  *pool = NULL;
+	pgml_err	err;
+
+	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		size_t		T = shapes[s][0],
+					K = shapes[s][1],
+					N = shapes[s][2];
+		float	   *x = malloc(T * K * sizeof(float)),
+				   *W = malloc(N * K * sizeof(float)),
+				   *b = malloc(N * sizeof(float)),
+				   *y = malloc(T * (N + 3) * sizeof(float)),
+				   *yr = malloc(T * (N + 3) * sizeof(float)),
+				   *yf = malloc(T * N * sizeof(float));
+		pgml_q8_weight q;
+		double		dot = 0,
+					n1 = 0,
+					n2 = 0;
+
+		fill(x, T * K, 1.0f);
+		fill(W, N * K, 1.0f);
+		fill(b, N, 1.0f);
+		REQUIRE(pgml_q8_quantize(W, N, K, &q, &err) == PGML_OK);
+		CHECK_INT(pgml_linear_q8_ref(x, K, T, &q, b, PGML_ACT_GELU, yr, N + 3, &err), PGML_OK);
+		CHECK_INT(pgml_linear(NULL, x, K, T, K, W, b, N, PGML_ACT_GELU, yf, N, &err), PGML_OK);
+		for (int p = 0; p < 2; p++)
+		{
+			CHECK_INT(pgml_linear_q8(p ? pool : NULL, x, K, T, &q, b, PGML_ACT_GELU, y, N + 3, &err), PGML_OK);
+			for (size_t t = 0; t < T; t++)
+				for (size_t n = 0; n < N; n++)
+					CHECK_NEAR(y[t * (N + 3) + n], yr[t * (N + 3) + n], 1e-5);
+		}
+		for (size_t t = 0; t < T; t++)
+			for (size_t n = 0; n < N; n++)
+			{
+				double		a = yr[t * (N + 3) + n],
+							f = yf[t * N + n];
+
+				dot += a * f;
+				n1 += a * a;
+				n2 += f * f;
+			}
+		CHECK(dot / sqrt(n1 * n2) > 0.999);
+		pgml_q8_free(&q);
+		free(x);
+		free(W);
+		free(b);
+		free(y);
+		free(yr);
+		free(yf);
+	}
+	pgml_q8_free(NULL);
+	pgml_pool_free(pool);
 }

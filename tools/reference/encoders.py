@@ -115,12 +115,61 @@ def mpnet_bucket(rel, num_buckets=32, max_distance=128):
     return ret + np.where(n < max_exact, n, large)
 
 
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def rotary(x, heads, rot_dims, base):
+    """GPT-NeoX ("rotate half") rotary embedding of x[B, S, H] per head, frequencies in float32 as NomicBERT."""
+    B, S, H = x.shape
+    dh = H // heads
+    inv = (1.0 / (np.float32(base) ** (np.arange(0, rot_dims, 2, dtype=np.float32) / np.float32(rot_dims)))).astype(np.float32)
+    ang = (np.arange(S, dtype=np.float32)[:, None] * inv[None, :]).astype(np.float32)
+    cos, sin = np.cos(ang).astype(np.float64), np.sin(ang).astype(np.float64)
+    x = x.reshape(B, S, heads, dh).copy()
+    half = rot_dims // 2
+    a, b = x[..., :half].copy(), x[..., half:rot_dims].copy()
+    x[..., :half] = a * cos[None, :, None, :] - b * sin[None, :, None, :]
+    x[..., half:rot_dims] = b * cos[None, :, None, :] + a * sin[None, :, None, :]
+    return x.reshape(B, S, H)
+
+
+def nomic_forward(w, cfg, ids, mask, type_ids):
+    """NomicBERT (nomic-ai's modeling_hf_nomic_bert): post-norm, fused Wqkv, rotary, SwiGLU MLP."""
+    H, heads = cfg["n_embd"], cfg["n_head"]
+    eps = cfg.get("layer_norm_epsilon", 1e-12)
+    rot = int(H // heads * cfg.get("rotary_emb_fraction", 1.0))
+    base = cfg.get("rotary_emb_base", 10000)
+    x = w["embeddings.word_embeddings.weight"][ids]
+    if cfg.get("type_vocab_size", 0) > 0:
+        t = np.zeros_like(ids) if type_ids is None else np.asarray(type_ids)
+        x = x + w["embeddings.token_type_embeddings.weight"][t]
+    x = ln(x, w["emb_ln.weight"], w["emb_ln.bias"], eps)
+    zero = lambda n: np.zeros(n, dtype=np.float32)
+    for i in range(cfg["n_layer"]):
+        p = f"encoder.layers.{i}."
+        qkv = lin(x, w[p + "attn.Wqkv.weight"], w.get(p + "attn.Wqkv.bias", zero(3 * H)))
+        q, k, v = qkv[..., :H], qkv[..., H:2 * H], qkv[..., 2 * H:]
+        q, k = rotary(q, heads, rot, base), rotary(k, heads, rot, base)
+        c = attention(q, k, v, mask, heads)
+        x = ln(lin(c, w[p + "attn.out_proj.weight"], w.get(p + "attn.out_proj.bias", zero(H))) + x,
+               w[p + "norm1.weight"], w[p + "norm1.bias"], eps)
+        I = w[p + "mlp.fc11.weight"].shape[0]
+        up = lin(x, w[p + "mlp.fc11.weight"], w.get(p + "mlp.fc11.bias", zero(I)))
+        gate = lin(x, w[p + "mlp.fc12.weight"], w.get(p + "mlp.fc12.bias", zero(I)))
+        y = lin(up * silu(gate), w[p + "mlp.fc2.weight"], w.get(p + "mlp.fc2.bias", zero(H)))
+        x = ln(y + x, w[p + "norm2.weight"], w[p + "norm2.bias"], eps)
+    return x
+
+
 def forward(d, ids, mask, type_ids=None):
     cfg = json.load(open(os.path.join(d, "config.json")))
     w = load_weights(d)
     mt = cfg["model_type"]
     ids = np.asarray(ids)
     mask = np.asarray(mask)
+    if mt == "nomic_bert":
+        return nomic_forward(w, cfg, ids, mask, type_ids)
     if mt == "distilbert":
         e = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions(ids, cfg)]
         x = ln(e, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)

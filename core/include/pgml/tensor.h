@@ -60,6 +60,33 @@ bool		pgml_act_parse(const char *name, pgml_act *out);
 pgml_status pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
 						const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err);
 
+/*
+ * int8 weights (quant.c): W[N, K] ≈ scale[n] · w[n, k], symmetric per output channel, packed for the
+ * AVX-512 VNNI kernel. pgml_linear_q8 quantizes each row of x to uint8 with a zero point and computes
+ * y[T, N] = act(x · Wᵀ + b) with int32 sums; without VNNI it runs the plain C reference (same results).
+ */
+typedef struct pgml_q8_weight
+{
+	int8_t	   *w;				/* packed: panels of 32 channels × Kp/4 groups × 128 bytes */
+	float	   *scale;			/* [N rounded up to 32] */
+	int32_t    *wsum;			/* Σ_k w[n, k], [N rounded up to 32] */
+	size_t		N,
+				K,
+				Kp;				/* K rounded up to a multiple of 4 */
+} pgml_q8_weight;
+
+bool		pgml_q8_available(void);
+pgml_status pgml_q8_quantize(const float *W, size_t N, size_t K, pgml_q8_weight *out, pgml_err *err);
+void		pgml_q8_free(pgml_q8_weight *q);	/* frees the buffers (not q); NULL is fine */
+pgml_status pgml_linear_q8(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q,
+						   const float *b, pgml_act act, float *y, size_t ldy, pgml_err *err);
+/* pgml_linear_q8 with caller-provided workspace of pgml_linear_q8_ws_size(T, K) bytes (0: too large). */
+size_t		pgml_linear_q8_ws_size(size_t T, size_t K);
+pgml_status pgml_linear_q8_ws(pgml_pool *pool, const float *x, size_t ldx, size_t T, const pgml_q8_weight *q,
+							  const float *b, pgml_act act, float *y, size_t ldy, void *ws, pgml_err *err);
+pgml_status pgml_linear_q8_ref(const float *x, size_t ldx, size_t T, const pgml_q8_weight *q, const float *b,
+							   pgml_act act, float *y, size_t ldy, pgml_err *err);
+
 /* x[n] = act(x[n] + b[n]) (b may be NULL). */
 void		pgml_bias_act(float *x, const float *b, size_t n, pgml_act act);
 void		pgml_bias_act_ref(float *x, const float *b, size_t n, pgml_act act);	/* plain C */
@@ -82,11 +109,20 @@ void		pgml_swiglu(const float *gate, const float *up, float *out, size_t n);
  * stride ld (element (t, h·dh + j)), output ctx[T, heads·dh] (stride ldc). mask is batch × seq (1 = real
  * token); bias, when not NULL, is heads × seq × seq added to the scores (MPNet's relative positions).
  * Scores are scaled by 1/sqrt(dh). Runs one (sequence, head) per pool item; scratch needs
- * pgml_pool_size(pool) × seq × seq floats.
+ * pgml_pool_size(pool) × pgml_attention_scratch(seq, dh) floats.
  */
 pgml_status pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh,
 						   const float *q, const float *k, const float *v, size_t ld, const uint8_t *mask,
 						   const float *bias, float *ctx, size_t ldc, float *scratch, pgml_err *err);
+
+/* pgml_attention with a bias of heads × bias_seq × bias_seq (bias_seq >= seq) whose top-left block is used. */
+pgml_status pgml_attention_bias(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh,
+								const float *q, const float *k, const float *v, size_t ld, const uint8_t *mask,
+								const float *bias, size_t bias_seq, float *ctx, size_t ldc, float *scratch,
+								pgml_err *err);
+
+/* Floats of attention scratch per pool worker (0 on overflow). */
+size_t		pgml_attention_scratch(size_t seq, size_t dh);
 
 /*
  * Rotary position embedding (GPT-NeoX "rotate half" layout) on x[seq, heads, dh] rows with row stride ld:

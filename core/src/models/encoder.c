@@ -14,8 +14,11 @@
  *
  * Letters: B = batch, S = seq, T = B·S tokens, H = hidden, E = embedding size, I = FFN size.
  *
- * Weights stay in the read-only mapping when they are F32 and aligned; F16/BF16 (or unaligned F32)
- * tensors are converted once at load into heap buffers the encoder owns. Forward allocates its scratch
+ * Weights stay in the read-only mapping when they are F32 and aligned (so every backend that loads the
+ * model shares their pages); F16/BF16 (or unaligned F32) tensors are converted once at load into heap
+ * buffers the encoder owns (not yet cached next to the originals). With opts->dtype "int8" every linear
+ * layer is quantized at load into heap buffers (Q, K, V stacked into one [3H, H] matrix, and NomicBERT's
+ * fc11 / fc12 into one [2I, H]) and the f32 originals are no longer read. Forward allocates its scratch
  * per call, so concurrent calls on one encoder are safe.
  */
 #include "pgml/transformer.h"
@@ -35,6 +38,7 @@ typedef enum arch
 	ARCH_DISTILBERT,
 	ARCH_MPNET,
 	ARCH_ELECTRA,
+	ARCH_NOMIC,
 } arch;
 
 static const struct
@@ -49,9 +53,10 @@ static const struct
 	{"distilbert", ARCH_DISTILBERT, "distilbert."},
 	{"mpnet", ARCH_MPNET, "mpnet."},
 	{"electra", ARCH_ELECTRA, "electra."},
+	{"nomic_bert", ARCH_NOMIC, "bert."},
 };
 
-#define SUPPORTED_TYPES "bert, roberta, xlm-roberta, distilbert, mpnet, electra"
+#define SUPPORTED_TYPES "bert, roberta, xlm-roberta, distilbert, mpnet, electra, nomic_bert"
 
 typedef struct enc_layer
 {
@@ -71,6 +76,17 @@ typedef struct enc_layer
 			   *f2_b;
 	const float *ln2_g,
 			   *ln2_b;
+	const float *qkv_w,			/* NomicBERT: fused [3H, H] (bias may be NULL) */
+			   *qkv_wb,
+			   *g_w,			/* NomicBERT: SwiGLU gate (fc12) */
+			   *g_b;
+	/* int8 (opts->dtype "int8"): Q, K, V fused into one [3H, H] weight, then O, FFN in, FFN out */
+	const float *qkv_b;			/* int8: the three biases, concatenated */
+	pgml_q8_weight qkv8,
+				o8,
+				f18,
+				f28;
+	const float *upgate_b;		/* int8 NomicBERT: fc11 and fc12 fused into f18 [2I, H], their biases */
 } enc_layer;
 
 struct pgml_encoder
@@ -95,6 +111,8 @@ struct pgml_encoder
 	int64_t		pad_id;
 	size_t		rel_buckets;	/* MPNet */
 	size_t		rel_max_distance;
+	size_t		rot_dims;		/* NomicBERT rotary dims per head */
+	double		rot_base;
 	const float *word,
 			   *pos,
 			   *type,
@@ -107,6 +125,11 @@ struct pgml_encoder
 	float	  **owned;
 	size_t		n_owned;
 	size_t		cap_owned;
+	bool		int8;
+	pgml_q8_weight proj8;
+	bool		nomic_qkv_bias,
+				nomic_fc1_bias,
+				nomic_fc2_bias;
 };
 
 /* ---------------------------------------------------------------------------------------------------
@@ -204,7 +227,57 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 	size_t		maxpos = 0,
 				pad = 0;
 
-	if (enc->arch == ARCH_DISTILBERT)
+	if (enc->arch == ARCH_NOMIC)
+	{
+		bool		interleaved,
+					prenorm;
+		double		frac,
+					base;
+		size_t		mult,
+					n_inner;
+		const char *scaling = NULL;
+
+		if ((rc = cfg_int(cfg, "n_embd", REQ, 1, BIG, &enc->H, err)) ||
+			(rc = cfg_int(cfg, "n_layer", REQ, 1, 1024, &enc->n_layers, err)) ||
+			(rc = cfg_int(cfg, "n_head", REQ, 1, 1024, &enc->heads, err)) ||
+			(rc = cfg_int(cfg, "n_inner", REQ, 1, BIG, &n_inner, err)) ||
+			(rc = cfg_int(cfg, "vocab_size", REQ, 1, (int64_t) 1 << 30, &enc->vocab, err)) ||
+			(rc = cfg_int(cfg, "pad_vocab_size_multiple", 1, 1, 1 << 16, &mult, err)) ||
+			(rc = cfg_int(cfg, "type_vocab_size", 2, 0, 1024, &enc->n_types, err)) ||
+			(rc = cfg_int(cfg, "n_positions", 0, 0, BIG, &maxpos, err)))
+			return rc;
+		if (pgml_json_get_string(cfg, "activation_function", "swiglu", &act, err) ||
+			pgml_json_get_real(cfg, "layer_norm_epsilon", 1e-12, 0, 1, &eps, err) ||
+			pgml_json_get_real(cfg, "rotary_emb_fraction", 0, 0, 1, &frac, err) ||
+			pgml_json_get_real(cfg, "rotary_emb_base", 10000, 1, 1e12, &base, err) ||
+			pgml_json_get_bool(cfg, "rotary_emb_interleaved", false, &interleaved, err) ||
+			pgml_json_get_bool(cfg, "prenorm", false, &prenorm, err) ||
+			pgml_json_get_bool(cfg, "qkv_proj_bias", true, &enc->nomic_qkv_bias, err) ||
+			pgml_json_get_bool(cfg, "mlp_fc1_bias", true, &enc->nomic_fc1_bias, err) ||
+			pgml_json_get_bool(cfg, "mlp_fc2_bias", true, &enc->nomic_fc2_bias, err))
+			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+		if (json_is_number(json_object_get(cfg, "rotary_scaling_factor")))
+			scaling = "rotary_scaling_factor";
+		if (strcmp(act, "swiglu") != 0 || interleaved || prenorm || frac <= 0 || scaling != NULL ||
+			json_is_true(json_object_get(cfg, "causal")))
+		{
+			pgml_error(err, PGML_ERR_NOT_SUPPORTED, "this nomic_bert configuration is not supported");
+			pgml_err_detail(err, "Supported: activation_function \"swiglu\", post-norm, rotary_emb_fraction > 0, "
+							"rotary_emb_interleaved false, no rotary_scaling_factor, not causal.");
+			return PGML_ERR_NOT_SUPPORTED;
+		}
+		act = "silu";
+		if (enc->vocab % mult != 0)
+			enc->vocab += mult - enc->vocab % mult;	/* the embedding table is padded like this */
+		enc->I = (n_inner + 255) / 256 * 256;	/* NomicBERT's gated MLP rounds its width to 256 */
+		enc->E = enc->H;
+		enc->pos_rows = 0;
+		enc->info.max_positions = maxpos;
+		enc->rot_base = base;
+		if (enc->H % enc->heads == 0)
+			enc->rot_dims = (size_t) ((double) (enc->H / enc->heads) * frac) / 2 * 2;
+	}
+	else if (enc->arch == ARCH_DISTILBERT)
 	{
 		bool		sinus;
 
@@ -282,6 +355,49 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 	return PGML_OK;
 }
 
+/* NomicBERT's weights (nomic-ai's modeling_hf_nomic_bert names); biases only where config.json has them. */
+static pgml_status
+load_nomic(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	pgml_status rc;
+
+	if ((rc = weight(enc, "embeddings.word_embeddings.weight", enc->vocab, H, &enc->word, err)) ||
+		(rc = weight(enc, "emb_ln.weight", H, 0, &enc->emb_g, err)) ||
+		(rc = weight(enc, "emb_ln.bias", H, 0, &enc->emb_b, err)))
+		return rc;
+	if (enc->n_types > 0 &&
+		(rc = weight(enc, "embeddings.token_type_embeddings.weight", enc->n_types, H, &enc->type, err)))
+		return rc;
+	enc->layers = pgml_calloc(enc->n_layers, sizeof(enc_layer));
+	if (enc->layers == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	for (size_t l = 0; l < enc->n_layers; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+		char		n[128];
+
+#define NW(suffix, d0, d1, dst) \
+		(snprintf(n, sizeof(n), "encoder.layers.%zu.%s", l, suffix), (rc = weight(enc, n, d0, d1, dst, err)))
+		if (NW("attn.Wqkv.weight", 3 * H, H, &ly->qkv_w) || NW("attn.out_proj.weight", H, H, &ly->o_w) ||
+			NW("mlp.fc11.weight", I, H, &ly->f1_w) || NW("mlp.fc12.weight", I, H, &ly->g_w) ||
+			NW("mlp.fc2.weight", H, I, &ly->f2_w) || NW("norm1.weight", H, 0, &ly->ln1_g) ||
+			NW("norm1.bias", H, 0, &ly->ln1_b) || NW("norm2.weight", H, 0, &ly->ln2_g) ||
+			NW("norm2.bias", H, 0, &ly->ln2_b))
+			return rc;
+		if (enc->nomic_qkv_bias &&
+			(NW("attn.Wqkv.bias", 3 * H, 0, &ly->qkv_wb) || NW("attn.out_proj.bias", H, 0, &ly->o_b)))
+			return rc;
+		if (enc->nomic_fc1_bias && (NW("mlp.fc11.bias", I, 0, &ly->f1_b) || NW("mlp.fc12.bias", I, 0, &ly->g_b)))
+			return rc;
+		if (enc->nomic_fc2_bias && NW("mlp.fc2.bias", H, 0, &ly->f2_b))
+			return rc;
+#undef NW
+	}
+	return PGML_OK;
+}
+
 static pgml_status
 load_weights(pgml_encoder *enc, pgml_err *err)
 {
@@ -291,6 +407,8 @@ load_weights(pgml_encoder *enc, pgml_err *err)
 	pgml_status rc;
 	bool		distil = enc->arch == ARCH_DISTILBERT;
 
+	if (enc->arch == ARCH_NOMIC)
+		return load_nomic(enc, err);
 	if ((rc = weight(enc, "embeddings.word_embeddings.weight", enc->vocab, E, &enc->word, err)) ||
 		(rc = weight(enc, "embeddings.position_embeddings.weight", enc->pos_rows, E, &enc->pos, err)) ||
 		(rc = weight(enc, "embeddings.LayerNorm.weight", E, 0, &enc->emb_g, err)) ||
@@ -369,6 +487,96 @@ load_weights(pgml_encoder *enc, pgml_err *err)
 	return PGML_OK;
 }
 
+/* quantize_weights for NomicBERT: Wqkv as it is, fc11 and fc12 stacked into one [2I, H] weight. */
+static pgml_status
+quantize_nomic(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	float	   *cat = pgml_malloc(2 * I * H * sizeof(float));
+	pgml_status rc = PGML_OK;
+
+	if (cat == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+
+		ly->qkv_b = ly->qkv_wb;
+		if (ly->f1_b != NULL)
+		{
+			float	   *bias = pgml_malloc(2 * I * sizeof(float));
+
+			if (bias == NULL || (rc = own(enc, bias, err)) != PGML_OK)
+			{
+				rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+				break;
+			}
+			memcpy(bias, ly->f1_b, I * sizeof(float));
+			memcpy(bias + I, ly->g_b, I * sizeof(float));
+			ly->upgate_b = bias;
+		}
+		memcpy(cat, ly->f1_w, I * H * sizeof(float));
+		memcpy(cat + I * H, ly->g_w, I * H * sizeof(float));
+		if ((rc = pgml_q8_quantize(ly->qkv_w, 3 * H, H, &ly->qkv8, err)) ||
+			(rc = pgml_q8_quantize(ly->o_w, H, H, &ly->o8, err)) ||
+			(rc = pgml_q8_quantize(cat, 2 * I, H, &ly->f18, err)) ||
+			(rc = pgml_q8_quantize(ly->f2_w, H, I, &ly->f28, err)))
+			break;
+	}
+	pgml_free(cat);
+	return rc;
+}
+
+/*
+ * Quantizes every linear layer to int8 (heap copies owned by the encoder; the f32 weights stay mapped
+ * but are no longer read). Q, K and V are concatenated first so that one call quantizes x once for all three.
+ */
+static pgml_status
+quantize_weights(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	float	   *cat = pgml_malloc(3 * H * H * sizeof(float));
+	pgml_status rc = PGML_OK;
+
+	if (cat == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	if (enc->arch == ARCH_NOMIC)
+	{
+		pgml_free(cat);
+		return quantize_nomic(enc, err);
+	}
+	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+
+		float	   *bias = pgml_malloc(3 * H * sizeof(float));
+
+		if (bias == NULL || (rc = own(enc, bias, err)) != PGML_OK)
+		{
+			rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			break;
+		}
+		memcpy(bias, ly->q_b, H * sizeof(float));
+		memcpy(bias + H, ly->k_b, H * sizeof(float));
+		memcpy(bias + 2 * H, ly->v_b, H * sizeof(float));
+		ly->qkv_b = bias;
+		memcpy(cat, ly->q_w, H * H * sizeof(float));
+		memcpy(cat + H * H, ly->k_w, H * H * sizeof(float));
+		memcpy(cat + 2 * H * H, ly->v_w, H * H * sizeof(float));
+		if ((rc = pgml_q8_quantize(cat, 3 * H, H, &ly->qkv8, err)) ||
+			(rc = pgml_q8_quantize(ly->o_w, H, H, &ly->o8, err)) ||
+			(rc = pgml_q8_quantize(ly->f1_w, I, H, &ly->f18, err)) ||
+			(rc = pgml_q8_quantize(ly->f2_w, H, I, &ly->f28, err)))
+			break;
+	}
+	pgml_free(cat);
+	if (rc == PGML_OK && enc->proj_w != NULL)
+		rc = pgml_q8_quantize(enc->proj_w, H, enc->E, &enc->proj8, err);
+	return rc;
+}
+
 pgml_status
 pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder **out, pgml_err *err)
 {
@@ -380,10 +588,11 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 	size_t		i;
 
 	*out = NULL;
-	if (opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "float32") != 0)
+	if (opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "float32") != 0 &&
+		strcmp(opts->dtype, "int8") != 0)
 	{
 		pgml_error(err, PGML_ERR_NOT_SUPPORTED, "encoder dtype \"%s\" is not supported", opts->dtype);
-		pgml_err_hint(err, "Use \"float32\".");
+		pgml_err_hint(err, "Use \"float32\" or \"int8\".");
 		return PGML_ERR_NOT_SUPPORTED;
 	}
 	path = pgml_asprintf("%s/config.json", dir);
@@ -422,12 +631,16 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 	}
 	enc->arch = archs[i].a;
 	enc->prefix = archs[i].prefix;
+	enc->int8 = opts != NULL && opts->dtype != NULL && strcmp(opts->dtype, "int8") == 0;
 	if ((rc = parse_config(enc, cfg, err)) != PGML_OK)
 		goto fail;
 	if ((rc = pgml_safetensors_open_dir(dir, &enc->st, err)) != PGML_OK)
 		goto fail;
 	if ((rc = load_weights(enc, err)) != PGML_OK)
 		goto fail;
+	if (enc->int8 && (rc = quantize_weights(enc, err)) != PGML_OK)
+		goto fail;
+
 	enc->info.model_type = enc->model_type;
 	enc->info.hidden_size = enc->H;
 	enc->info.num_layers = enc->n_layers;
@@ -451,6 +664,14 @@ pgml_encoder_free(pgml_encoder *enc)
 		return;
 	for (size_t i = 0; i < enc->n_owned; i++)
 		pgml_free(enc->owned[i]);
+	for (size_t l = 0; enc->layers != NULL && l < enc->n_layers; l++)
+	{
+		pgml_q8_free(&enc->layers[l].qkv8);
+		pgml_q8_free(&enc->layers[l].o8);
+		pgml_q8_free(&enc->layers[l].f18);
+		pgml_q8_free(&enc->layers[l].f28);
+	}
+	pgml_q8_free(&enc->proj8);
 	pgml_free(enc->owned);
 	pgml_free(enc->layers);
 	pgml_safetensors_close(enc->st);
@@ -521,6 +742,17 @@ rel_bucket(long rel, size_t num_buckets, size_t max_distance)
 	}
 }
 
+/* y = act(x · Wᵀ + b) in f32, or with the int8 weight q when the encoder is quantized. */
+static pgml_status
+linear(const pgml_encoder *enc, pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
+	   const pgml_q8_weight *q, const float *b, size_t N, pgml_act act, float *y, size_t ldy, void *ws,
+	   pgml_err *err)
+{
+	if (enc->int8)
+		return pgml_linear_q8_ws(pool, x, ldx, T, q, b, act, y, ldy, ws, err);
+	return pgml_linear(pool, x, ldx, T, K, W, b, N, act, y, ldy, err);
+}
+
 pgml_status
 pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, size_t seq, const int32_t *ids,
 					 const uint8_t *attention_mask, const int32_t *type_ids, float *hidden, pgml_err *err)
@@ -538,7 +770,13 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				n_emb = 0,
 				total = 0,
 				nt = (size_t) pgml_pool_size(pool);
+	void	   *ws = NULL;
+	size_t		n_ws = 0;
+	size_t	   *lens = NULL;	/* compacted: real tokens per sequence */
+	uint8_t    *ones = NULL;
+	bool		compact = false;
 	float	   *mem = NULL,
+			   *ff2 = NULL,
 			   *x,
 			   *tmp,
 			   *qkv,
@@ -576,22 +814,78 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			return PGML_ERR_INVALID_ARGUMENT;
 		}
 	}
+	/*
+	 * Padding compaction: when every sequence is right-padded (its mask is 1…1 0…0) the padded rows are
+	 * dropped, and every layer runs on the real tokens only (T becomes their count; attention runs per
+	 * sequence). The hidden states of padding are then zero. Masks with holes run on all rows.
+	 */
+	{
+		size_t		real = 0;
+		bool		prefix = true;
+
+		for (size_t b = 0; b < batch && prefix; b++)
+		{
+			size_t		n = 0;
+
+			while (n < S && attention_mask[b * S + n] != 0)
+				n++;
+			for (size_t s2 = n; s2 < S && prefix; s2++)
+				prefix = attention_mask[b * S + s2] == 0;
+			real += n;
+		}
+		if (prefix && real < T)
+		{
+			lens = pgml_malloc(batch * sizeof(size_t) + S + 1);
+			if (lens == NULL)
+				return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			ones = (uint8_t *) (lens + batch);
+			memset(ones, 1, S);
+			for (size_t b = 0; b < batch; b++)
+			{
+				size_t		n = 0;
+
+				while (n < S && attention_mask[b * S + n] != 0)
+					n++;
+				lens[b] = n;
+			}
+			compact = true;
+			T = real;			/* scratch and every layer below work on the real rows */
+		}
+	}
 	/* scratch: x, tmp [T, H]; qkv [T, 3H]; ctx [T, H]; ff [T, I]; att nt × S × S; bias heads × S × S; emb [T, E] */
 	{
 		bool		ok = pgml_mul_size(T, H, &n_x) && pgml_mul_size(n_x, 3, &n_qkv) && pgml_mul_size(T, I, &n_ff) &&
-			pgml_mul_size(S, S, &n_att) && pgml_mul_size(n_att, nt, &n_att) && pgml_mul_size(T, E, &n_emb);
+			(n_att = pgml_attention_scratch(S, enc->dh)) > 0 && pgml_mul_size(n_att, nt, &n_att) && pgml_mul_size(T, E, &n_emb);
 
 		if (ok && enc->rel_bias != NULL)
 			ok = pgml_mul_size(S * S, enc->heads, &n_bias) && S * S / S == S;
+		if (ok && enc->int8)
+		{
+			size_t		kmax = H > I ? H : I;
+
+			kmax = kmax > E ? kmax : E;
+			n_ws = pgml_linear_q8_ws_size(T, kmax);
+			ok = n_ws > 0;
+			n_ws = (n_ws + sizeof(float) - 1) / sizeof(float);
+			ok = ok && pgml_add_size(total, n_ws, &total);
+		}
+		if (ok && enc->arch == ARCH_NOMIC)
+			ok = pgml_add_size(total, 2 * n_ff, &total) && n_ff * 2 / 2 == n_ff;
 		ok = ok && pgml_add_size(total, n_x * 3, &total) && pgml_add_size(total, n_qkv, &total) &&
 			pgml_add_size(total, n_ff, &total) && pgml_add_size(total, n_att, &total) &&
 			pgml_add_size(total, n_bias, &total) && pgml_add_size(total, enc->proj_w ? n_emb : 0, &total) &&
 			pgml_mul_size(total, sizeof(float), &total);
 		if (!ok)
-			return pgml_error(err, PGML_ERR_LIMIT, "encoder batch too large");
+		{
+			rc = pgml_error(err, PGML_ERR_LIMIT, "encoder batch too large");
+			goto done;
+		}
 		mem = pgml_malloc(total);
 		if (mem == NULL)
-			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		{
+			rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+			goto done;
+		}
 		x = mem;
 		tmp = x + n_x;
 		ctx = tmp + n_x;
@@ -601,10 +895,14 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		if (n_bias)
 			bias = att + n_att;
 		emb = enc->proj_w ? att + n_att + n_bias : x;
+		if (enc->arch == ARCH_NOMIC)
+			ff2 = att + n_att + n_bias + (enc->proj_w ? n_emb : 0);
+		if (n_ws > 0)
+			ws = att + n_att + n_bias + (enc->proj_w ? n_emb : 0) + (enc->arch == ARCH_NOMIC ? 2 * n_ff : 0);
 	}
 
 	/* embeddings */
-	for (size_t b = 0; b < batch; b++)
+	for (size_t b = 0, r = 0; b < batch; b++)
 	{
 		size_t		count = 0;
 
@@ -612,7 +910,11 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		{
 			size_t		t = b * S + s;
 			size_t		p = s;
-			float	   *row = emb + t * E;
+			float	   *row;
+
+			if (compact && s >= lens[b])
+				continue;
+			row = emb + (r++) * E;
 			const float *w = enc->word + (size_t) ids[t] * E;
 
 			if (enc->count_positions)
@@ -623,13 +925,16 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				else
 					p = (size_t) enc->pad_id;
 			}
-			if (p >= enc->pos_rows)
+			if (enc->pos == NULL)
+				memcpy(row, w, E * sizeof(float));
+			else if (p >= enc->pos_rows)
 			{
 				rc = pgml_error(err, PGML_ERR_INTERNAL, "position %zu out of range", p);
 				goto done;
 			}
-			for (size_t i = 0; i < E; i++)
-				row[i] = w[i] + enc->pos[p * E + i];
+			else
+				for (size_t i = 0; i < E; i++)
+					row[i] = w[i] + enc->pos[p * E + i];
 			if (enc->type != NULL)
 			{
 				const float *ty = enc->type + (size_t) (type_ids ? type_ids[t] : 0) * E;
@@ -642,7 +947,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	if ((rc = add_ln(pool, emb, NULL, T, E, enc->emb_g, enc->emb_b, enc->eps, err)) != PGML_OK)
 		goto done;
 	if (enc->proj_w != NULL &&
-		(rc = pgml_linear(pool, emb, E, T, E, enc->proj_w, enc->proj_b, H, PGML_ACT_NONE, x, H, err)) != PGML_OK)
+		(rc = linear(enc, pool, emb, E, T, E, enc->proj_w, &enc->proj8, enc->proj_b, H, PGML_ACT_NONE, x, H,
+					 ws, err)) != PGML_OK)
 		goto done;
 	if (bias != NULL)
 		for (size_t h = 0; h < enc->heads; h++)
@@ -659,27 +965,95 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 
 		if ((rc = pgml_check_stop(err)) != PGML_OK)
 			goto done;
-		if ((rc = pgml_linear(pool, x, H, T, H, ly->q_w, ly->q_b, H, PGML_ACT_NONE, qkv, 3 * H, err)) ||
-			(rc = pgml_linear(pool, x, H, T, H, ly->k_w, ly->k_b, H, PGML_ACT_NONE, qkv + H, 3 * H, err)) ||
-			(rc = pgml_linear(pool, x, H, T, H, ly->v_w, ly->v_b, H, PGML_ACT_NONE, qkv + 2 * H, 3 * H, err)) ||
-			(rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
-								 attention_mask, bias, ctx, H, att, err)) ||
-			(rc = pgml_linear(pool, ctx, H, T, H, ly->o_w, ly->o_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+		if (enc->int8)
+		{
+			if ((rc = pgml_linear_q8_ws(pool, x, H, T, &ly->qkv8, ly->qkv_b, PGML_ACT_NONE, qkv, 3 * H, ws,
+										err)) != PGML_OK)
+				goto done;
+		}
+		else if (ly->qkv_w != NULL)
+		{
+			if ((rc = pgml_linear(pool, x, H, T, H, ly->qkv_w, ly->qkv_wb, 3 * H, PGML_ACT_NONE, qkv, 3 * H, err)))
+				goto done;
+		}
+		else if ((rc = pgml_linear(pool, x, H, T, H, ly->q_w, ly->q_b, H, PGML_ACT_NONE, qkv, 3 * H, err)) ||
+				 (rc = pgml_linear(pool, x, H, T, H, ly->k_w, ly->k_b, H, PGML_ACT_NONE, qkv + H, 3 * H, err)) ||
+				 (rc = pgml_linear(pool, x, H, T, H, ly->v_w, ly->v_b, H, PGML_ACT_NONE, qkv + 2 * H, 3 * H, err)))
+			goto done;
+		if (enc->rot_dims > 0)
+			for (size_t b = 0, off = 0; b < batch; b++)
+			{
+				size_t		n = compact ? lens[b] : S;
+
+				pgml_rotary(qkv + off * 3 * H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				pgml_rotary(qkv + off * 3 * H + H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				off += n;
+			}
+		if (compact)
+		{
+			for (size_t b = 0, off = 0; b < batch && rc == PGML_OK; b++)
+			{
+				const float *qb = qkv + off * 3 * H;
+
+				/* MPNet's bias depends on j - i only: the sequence uses its top-left block */
+				if (lens[b] > 0)
+					rc = pgml_attention_bias(pool, 1, lens[b], enc->heads, enc->dh, qb, qb + H, qb + 2 * H, 3 * H,
+											 ones, bias, S, ctx + off * H, H, att, err);
+				off += lens[b];
+			}
+			if (rc != PGML_OK)
+				goto done;
+		}
+		else if ((rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
+									  attention_mask, bias, ctx, H, att, err)))
+			goto done;
+		if ((rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln1_g, ly->ln1_b, enc->eps, err)))
 			goto done;
 		sw = x;
 		x = tmp;
 		tmp = sw;
-		if ((rc = pgml_linear(pool, x, H, T, H, ly->f1_w, ly->f1_b, I, enc->act, ff, I, err)) ||
-			(rc = pgml_linear(pool, ff, I, T, I, ly->f2_w, ly->f2_b, H, PGML_ACT_NONE, tmp, H, err)) ||
+		if (enc->arch == ARCH_NOMIC)
+		{
+			/* SwiGLU: ff = fc11(x) · silu(fc12(x)) */
+			if (enc->int8)
+			{
+				if ((rc = pgml_linear_q8_ws(pool, x, H, T, &ly->f18, ly->upgate_b, PGML_ACT_NONE, ff2, 2 * I, ws,
+											err)))
+					goto done;
+				for (size_t t = 0; t < T; t++)
+					pgml_swiglu(ff2 + t * 2 * I + I, ff2 + t * 2 * I, ff + t * I, I);
+			}
+			else
+			{
+				if ((rc = pgml_linear(pool, x, H, T, H, ly->f1_w, ly->f1_b, I, PGML_ACT_NONE, ff2, I, err)) ||
+					(rc = pgml_linear(pool, x, H, T, H, ly->g_w, ly->g_b, I, PGML_ACT_NONE, ff2 + n_ff, I, err)))
+					goto done;
+				pgml_swiglu(ff2 + n_ff, ff2, ff, n_ff);
+			}
+		}
+		else if ((rc = linear(enc, pool, x, H, T, H, ly->f1_w, &ly->f18, ly->f1_b, I, enc->act, ff, I, ws, err)))
+			goto done;
+		if ((rc = linear(enc, pool, ff, I, T, I, ly->f2_w, &ly->f28, ly->f2_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln2_g, ly->ln2_b, enc->eps, err)))
 			goto done;
 		sw = x;
 		x = tmp;
 		tmp = sw;
 	}
-	memcpy(hidden, x, n_x * sizeof(float));
+	if (compact)
+	{
+		memset(hidden, 0, batch * S * H * sizeof(float));
+		for (size_t b = 0, off = 0; b < batch; b++)
+		{
+			memcpy(hidden + b * S * H, x + off * H, lens[b] * H * sizeof(float));
+			off += lens[b];
+		}
+	}
+	else
+		memcpy(hidden, x, n_x * sizeof(float));
 done:
 	pgml_free(mem);
+	pgml_free(lens);
 	return rc;
 }

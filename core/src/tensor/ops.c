@@ -217,9 +217,12 @@ AVX512 static inline __m512
 erf512(__m512 x)
 {
 	__m512		a = _mm512_abs_ps(x);
-	__m512		t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f),
-																		  _mm512_set1_ps(1.0f)));
+	__m512		d = _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f));
+	__m512		t = _mm512_rcp14_ps(d);
 	__m512		p = _mm512_set1_ps(1.061405429f);
+
+	/* one Newton step: t = t (2 - d t), relative error ~2^-28 */
+	t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
 	__m512		y;
 
 	p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
@@ -371,6 +374,255 @@ avx512_softmax(float *x, size_t n)
 		_mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), _mm512_set1_ps(inv)));
 	}
 }
+/*
+ * AVX-512 attention pieces for head sizes that are multiples of 16 (up to 64): scores = scale · Q Kᵀ with
+ * Kᵀ packed as kt[dh][Lp] (Lp = L rounded up to 16, zero-padded), 4 query rows × 64 keys per block; and
+ * ctx = P V, 8 rows × 32 or 4 rows × 64 values per block. Remainders go one row × 16 at a time.
+ */
+AVX512 static void
+att_scores_4x64(const float *q, size_t ld, const float *kt, size_t Lp, size_t dh, float scale, float *out)
+{
+	__m512		c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c02 = _mm512_setzero_ps(), c03 = _mm512_setzero_ps();
+	__m512		c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps(), c12 = _mm512_setzero_ps(), c13 = _mm512_setzero_ps();
+	__m512		c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c22 = _mm512_setzero_ps(), c23 = _mm512_setzero_ps();
+	__m512		c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c32 = _mm512_setzero_ps(), c33 = _mm512_setzero_ps();
+
+	for (size_t k = 0; k < dh; k++)
+	{
+		__m512		b0 = _mm512_loadu_ps(kt + k * Lp + 0 * 16);
+		__m512		b1 = _mm512_loadu_ps(kt + k * Lp + 1 * 16);
+		__m512		b2 = _mm512_loadu_ps(kt + k * Lp + 2 * 16);
+		__m512		b3 = _mm512_loadu_ps(kt + k * Lp + 3 * 16);
+		__m512		a0 = _mm512_set1_ps(q[0 * ld + k]);
+		__m512		a1 = _mm512_set1_ps(q[1 * ld + k]);
+		__m512		a2 = _mm512_set1_ps(q[2 * ld + k]);
+		__m512		a3 = _mm512_set1_ps(q[3 * ld + k]);
+
+		c00 = _mm512_fmadd_ps(a0, b0, c00);
+		c01 = _mm512_fmadd_ps(a0, b1, c01);
+		c02 = _mm512_fmadd_ps(a0, b2, c02);
+		c03 = _mm512_fmadd_ps(a0, b3, c03);
+		c10 = _mm512_fmadd_ps(a1, b0, c10);
+		c11 = _mm512_fmadd_ps(a1, b1, c11);
+		c12 = _mm512_fmadd_ps(a1, b2, c12);
+		c13 = _mm512_fmadd_ps(a1, b3, c13);
+		c20 = _mm512_fmadd_ps(a2, b0, c20);
+		c21 = _mm512_fmadd_ps(a2, b1, c21);
+		c22 = _mm512_fmadd_ps(a2, b2, c22);
+		c23 = _mm512_fmadd_ps(a2, b3, c23);
+		c30 = _mm512_fmadd_ps(a3, b0, c30);
+		c31 = _mm512_fmadd_ps(a3, b1, c31);
+		c32 = _mm512_fmadd_ps(a3, b2, c32);
+		c33 = _mm512_fmadd_ps(a3, b3, c33);
+	}
+	_mm512_storeu_ps(out + 0 * Lp + 0 * 16, _mm512_mul_ps(c00, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 0 * Lp + 1 * 16, _mm512_mul_ps(c01, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 0 * Lp + 2 * 16, _mm512_mul_ps(c02, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 0 * Lp + 3 * 16, _mm512_mul_ps(c03, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 1 * Lp + 0 * 16, _mm512_mul_ps(c10, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 1 * Lp + 1 * 16, _mm512_mul_ps(c11, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 1 * Lp + 2 * 16, _mm512_mul_ps(c12, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 1 * Lp + 3 * 16, _mm512_mul_ps(c13, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 2 * Lp + 0 * 16, _mm512_mul_ps(c20, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 2 * Lp + 1 * 16, _mm512_mul_ps(c21, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 2 * Lp + 2 * 16, _mm512_mul_ps(c22, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 2 * Lp + 3 * 16, _mm512_mul_ps(c23, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 3 * Lp + 0 * 16, _mm512_mul_ps(c30, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 3 * Lp + 1 * 16, _mm512_mul_ps(c31, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 3 * Lp + 2 * 16, _mm512_mul_ps(c32, _mm512_set1_ps(scale)));
+	_mm512_storeu_ps(out + 3 * Lp + 3 * 16, _mm512_mul_ps(c33, _mm512_set1_ps(scale)));
+}
+
+AVX512 static void
+att_scores_1x16(const float *q, const float *kt, size_t Lp, size_t dh, float scale, float *out)
+{
+	__m512		c00 = _mm512_setzero_ps();
+
+	for (size_t k = 0; k < dh; k++)
+	{
+		__m512		b0 = _mm512_loadu_ps(kt + k * Lp);
+		__m512		a0 = _mm512_set1_ps(q[k]);
+
+		c00 = _mm512_fmadd_ps(a0, b0, c00);
+	}
+	_mm512_storeu_ps(out, _mm512_mul_ps(c00, _mm512_set1_ps(scale)));
+}
+
+AVX512 static void
+att_pv_8x2(const float *p, size_t Lp, const float *v, size_t ld, size_t L, float *out, size_t ldc)
+{
+	__m512		c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+	__m512		c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+	__m512		c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+	__m512		c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+	__m512		c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+	__m512		c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+	__m512		c60 = _mm512_setzero_ps(), c61 = _mm512_setzero_ps();
+	__m512		c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
+
+	for (size_t k = 0; k < L; k++)
+	{
+		__m512		b0 = _mm512_loadu_ps(v + k * ld + 0 * 16);
+		__m512		b1 = _mm512_loadu_ps(v + k * ld + 1 * 16);
+		__m512		a0 = _mm512_set1_ps(p[0 * Lp + k]);
+		__m512		a1 = _mm512_set1_ps(p[1 * Lp + k]);
+		__m512		a2 = _mm512_set1_ps(p[2 * Lp + k]);
+		__m512		a3 = _mm512_set1_ps(p[3 * Lp + k]);
+		__m512		a4 = _mm512_set1_ps(p[4 * Lp + k]);
+		__m512		a5 = _mm512_set1_ps(p[5 * Lp + k]);
+		__m512		a6 = _mm512_set1_ps(p[6 * Lp + k]);
+		__m512		a7 = _mm512_set1_ps(p[7 * Lp + k]);
+
+		c00 = _mm512_fmadd_ps(a0, b0, c00);
+		c01 = _mm512_fmadd_ps(a0, b1, c01);
+		c10 = _mm512_fmadd_ps(a1, b0, c10);
+		c11 = _mm512_fmadd_ps(a1, b1, c11);
+		c20 = _mm512_fmadd_ps(a2, b0, c20);
+		c21 = _mm512_fmadd_ps(a2, b1, c21);
+		c30 = _mm512_fmadd_ps(a3, b0, c30);
+		c31 = _mm512_fmadd_ps(a3, b1, c31);
+		c40 = _mm512_fmadd_ps(a4, b0, c40);
+		c41 = _mm512_fmadd_ps(a4, b1, c41);
+		c50 = _mm512_fmadd_ps(a5, b0, c50);
+		c51 = _mm512_fmadd_ps(a5, b1, c51);
+		c60 = _mm512_fmadd_ps(a6, b0, c60);
+		c61 = _mm512_fmadd_ps(a6, b1, c61);
+		c70 = _mm512_fmadd_ps(a7, b0, c70);
+		c71 = _mm512_fmadd_ps(a7, b1, c71);
+	}
+	_mm512_storeu_ps(out + 0 * ldc + 0 * 16, c00);
+	_mm512_storeu_ps(out + 0 * ldc + 1 * 16, c01);
+	_mm512_storeu_ps(out + 1 * ldc + 0 * 16, c10);
+	_mm512_storeu_ps(out + 1 * ldc + 1 * 16, c11);
+	_mm512_storeu_ps(out + 2 * ldc + 0 * 16, c20);
+	_mm512_storeu_ps(out + 2 * ldc + 1 * 16, c21);
+	_mm512_storeu_ps(out + 3 * ldc + 0 * 16, c30);
+	_mm512_storeu_ps(out + 3 * ldc + 1 * 16, c31);
+	_mm512_storeu_ps(out + 4 * ldc + 0 * 16, c40);
+	_mm512_storeu_ps(out + 4 * ldc + 1 * 16, c41);
+	_mm512_storeu_ps(out + 5 * ldc + 0 * 16, c50);
+	_mm512_storeu_ps(out + 5 * ldc + 1 * 16, c51);
+	_mm512_storeu_ps(out + 6 * ldc + 0 * 16, c60);
+	_mm512_storeu_ps(out + 6 * ldc + 1 * 16, c61);
+	_mm512_storeu_ps(out + 7 * ldc + 0 * 16, c70);
+	_mm512_storeu_ps(out + 7 * ldc + 1 * 16, c71);
+}
+
+AVX512 static void
+att_pv_4x4(const float *p, size_t Lp, const float *v, size_t ld, size_t L, float *out, size_t ldc)
+{
+	__m512		c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps(), c02 = _mm512_setzero_ps(), c03 = _mm512_setzero_ps();
+	__m512		c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps(), c12 = _mm512_setzero_ps(), c13 = _mm512_setzero_ps();
+	__m512		c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps(), c22 = _mm512_setzero_ps(), c23 = _mm512_setzero_ps();
+	__m512		c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps(), c32 = _mm512_setzero_ps(), c33 = _mm512_setzero_ps();
+
+	for (size_t k = 0; k < L; k++)
+	{
+		__m512		b0 = _mm512_loadu_ps(v + k * ld + 0 * 16);
+		__m512		b1 = _mm512_loadu_ps(v + k * ld + 1 * 16);
+		__m512		b2 = _mm512_loadu_ps(v + k * ld + 2 * 16);
+		__m512		b3 = _mm512_loadu_ps(v + k * ld + 3 * 16);
+		__m512		a0 = _mm512_set1_ps(p[0 * Lp + k]);
+		__m512		a1 = _mm512_set1_ps(p[1 * Lp + k]);
+		__m512		a2 = _mm512_set1_ps(p[2 * Lp + k]);
+		__m512		a3 = _mm512_set1_ps(p[3 * Lp + k]);
+
+		c00 = _mm512_fmadd_ps(a0, b0, c00);
+		c01 = _mm512_fmadd_ps(a0, b1, c01);
+		c02 = _mm512_fmadd_ps(a0, b2, c02);
+		c03 = _mm512_fmadd_ps(a0, b3, c03);
+		c10 = _mm512_fmadd_ps(a1, b0, c10);
+		c11 = _mm512_fmadd_ps(a1, b1, c11);
+		c12 = _mm512_fmadd_ps(a1, b2, c12);
+		c13 = _mm512_fmadd_ps(a1, b3, c13);
+		c20 = _mm512_fmadd_ps(a2, b0, c20);
+		c21 = _mm512_fmadd_ps(a2, b1, c21);
+		c22 = _mm512_fmadd_ps(a2, b2, c22);
+		c23 = _mm512_fmadd_ps(a2, b3, c23);
+		c30 = _mm512_fmadd_ps(a3, b0, c30);
+		c31 = _mm512_fmadd_ps(a3, b1, c31);
+		c32 = _mm512_fmadd_ps(a3, b2, c32);
+		c33 = _mm512_fmadd_ps(a3, b3, c33);
+	}
+	_mm512_storeu_ps(out + 0 * ldc + 0 * 16, c00);
+	_mm512_storeu_ps(out + 0 * ldc + 1 * 16, c01);
+	_mm512_storeu_ps(out + 0 * ldc + 2 * 16, c02);
+	_mm512_storeu_ps(out + 0 * ldc + 3 * 16, c03);
+	_mm512_storeu_ps(out + 1 * ldc + 0 * 16, c10);
+	_mm512_storeu_ps(out + 1 * ldc + 1 * 16, c11);
+	_mm512_storeu_ps(out + 1 * ldc + 2 * 16, c12);
+	_mm512_storeu_ps(out + 1 * ldc + 3 * 16, c13);
+	_mm512_storeu_ps(out + 2 * ldc + 0 * 16, c20);
+	_mm512_storeu_ps(out + 2 * ldc + 1 * 16, c21);
+	_mm512_storeu_ps(out + 2 * ldc + 2 * 16, c22);
+	_mm512_storeu_ps(out + 2 * ldc + 3 * 16, c23);
+	_mm512_storeu_ps(out + 3 * ldc + 0 * 16, c30);
+	_mm512_storeu_ps(out + 3 * ldc + 1 * 16, c31);
+	_mm512_storeu_ps(out + 3 * ldc + 2 * 16, c32);
+	_mm512_storeu_ps(out + 3 * ldc + 3 * 16, c33);
+}
+
+AVX512 static void
+att_pv_1x1(const float *p, const float *v, size_t ld, size_t L, float *out)
+{
+	__m512		c00 = _mm512_setzero_ps();
+
+	for (size_t k = 0; k < L; k++)
+	{
+		__m512		b0 = _mm512_loadu_ps(v + k * ld);
+		__m512		a0 = _mm512_set1_ps(p[k]);
+
+		c00 = _mm512_fmadd_ps(a0, b0, c00);
+	}
+	_mm512_storeu_ps(out, c00);
+}
+
+/* One (sequence, head): scores into sc[S][Lp], softmax by the caller's loop, then ctx. */
+AVX512 static void
+att_scores512(const float *q, const float *k, size_t ld, size_t S, size_t L, size_t dh, float scale, float *kt,
+			  float *sc)
+{
+	size_t		Lp = (L + 15) / 16 * 16;
+	size_t		i = 0;
+
+	for (size_t d = 0; d < dh; d++)
+	{
+		for (size_t j = 0; j < L; j++)
+			kt[d * Lp + j] = k[j * ld + d];
+		for (size_t j = L; j < Lp; j++)
+			kt[d * Lp + j] = 0.0f;
+	}
+	for (; i + 4 <= S; i += 4)
+	{
+		size_t		jb = 0;
+
+		for (; jb + 64 <= Lp; jb += 64)
+			att_scores_4x64(q + i * ld, ld, kt + jb, Lp, dh, scale, sc + i * Lp + jb);
+		for (; jb < Lp; jb += 16)
+			for (size_t r = 0; r < 4; r++)
+				att_scores_1x16(q + (i + r) * ld, kt + jb, Lp, dh, scale, sc + (i + r) * Lp + jb);
+	}
+	for (; i < S; i++)
+		for (size_t jb = 0; jb < Lp; jb += 16)
+			att_scores_1x16(q + i * ld, kt + jb, Lp, dh, scale, sc + i * Lp + jb);
+}
+
+AVX512 static void
+att_pv512(const float *sc, size_t Lp, const float *v, size_t ld, size_t S, size_t L, size_t dh, float *out,
+		  size_t ldc)
+{
+	size_t		i = 0;
+
+	if (dh == 32)
+		for (; i + 8 <= S; i += 8)
+			att_pv_8x2(sc + i * Lp, Lp, v, ld, L, out + i * ldc, ldc);
+	else if (dh == 64)
+		for (; i + 4 <= S; i += 4)
+			att_pv_4x4(sc + i * Lp, Lp, v, ld, L, out + i * ldc, ldc);
+	for (; i < S; i++)
+		for (size_t d = 0; d < dh; d += 16)
+			att_pv_1x1(sc + i * Lp, v + d, ld, L, out + i * ldc + d);
+}
 #endif
 
 /* ---------------------------------------------------------------------------------------------------
@@ -461,15 +713,12 @@ linear_part(const linear_ctx *c, size_t r0, size_t r1, size_t c0, size_t c1)
 
 	if (rows == 0 || cols == 0)
 		return;
-	if (c->b != NULL)
-		for (size_t r = 0; r < rows; r++)
-			memcpy(y + r * c->ldy, c->b + c0, cols * sizeof(float));
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) cols, (int) c->K, 1.0f,
-				c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, c->b != NULL ? 1.0f : 0.0f,
-				y, (int) c->ldy);
-	if (c->act != PGML_ACT_NONE)
+				c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, 0.0f, y, (int) c->ldy);
+	/* bias and activation in one pass over the block while it is in cache */
+	if (c->b != NULL || c->act != PGML_ACT_NONE)
 		for (size_t r = 0; r < rows; r++)
-			pgml_bias_act(y + r * c->ldy, NULL, cols, c->act);
+			pgml_bias_act(y + r * c->ldy, c->b ? c->b + c0 : NULL, cols, c->act);
 }
 
 static void
@@ -506,10 +755,18 @@ pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, con
 		linear_part(&c, 0, T, 0, N);
 		return PGML_OK;
 	}
-	/* one block per worker; rows when there are enough of them, else columns (multiples of 16) */
+	/*
+	 * Rows when there are enough of them, else columns (multiples of 16). Two row blocks per worker (of
+	 * at least 64 rows): some balance when another process slows one core, while OpenBLAS repacks the
+	 * weights once per block (more blocks, more packing).
+	 */
 	if (T >= 32 * nt)
 	{
-		c.block = (T + nt - 1) / nt;
+		size_t		per = (T + 2 * nt - 1) / (2 * nt);
+
+		c.block = (per + 15) / 16 * 16;
+		if (c.block < 64)
+			c.block = (T + nt - 1) / nt;
 		parts = (T + c.block - 1) / c.block;
 	}
 	else
@@ -541,6 +798,7 @@ typedef struct attn_ctx
 	float	   *ctx,
 			   *scratch;
 	float		scale;
+	size_t		bias_seq;		/* bias is heads × bias_seq × bias_seq; the top-left seq × seq block is used */
 } attn_ctx;
 
 static void
@@ -548,7 +806,15 @@ attn_range(void *arg, size_t begin, size_t end, int worker)
 {
 	const attn_ctx *c = arg;
 	size_t		S = c->seq;
-	float	   *sc = c->scratch + (size_t) worker * S * S;
+	size_t		Sp = (S + 15) / 16 * 16;
+	float	   *sc = c->scratch + (size_t) worker * Sp * (S + c->dh);
+	float	   *kt = sc + Sp * S;
+	bool		fast = false;
+
+#ifdef PGML_X86
+	fast = use_avx512 && c->dh % 16 == 0 && c->dh <= 64;
+#endif
+	(void) kt;
 
 	for (size_t item = begin; item < end; item++)
 	{
@@ -557,38 +823,65 @@ attn_range(void *arg, size_t begin, size_t end, int worker)
 		const uint8_t *mask = c->mask + bi * S;
 		size_t		off = bi * S * c->ld + h * c->dh;
 		float	   *out = c->ctx + bi * S * c->ldc + h * c->dh;
-		size_t		L = S;
+		size_t		L = S,
+					Lp;
+		bool		holes = false;
 
 		/* keys past the last real token contribute nothing: leave them out */
 		while (L > 0 && mask[L - 1] == 0)
 			L--;
+		for (size_t j = 0; j < L && !holes; j++)
+			holes = mask[j] == 0;
 		if (L == 0)
 		{
 			for (size_t i = 0; i < S; i++)
 				memset(out + i * c->ldc, 0, c->dh * sizeof(float));
 			continue;
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) S, (int) L, (int) c->dh, c->scale,
-					c->q + off, (int) c->ld, c->k + off, (int) c->ld, 0.0f, sc, (int) L);
+		Lp = fast ? (L + 15) / 16 * 16 : L;
+#ifdef PGML_X86
+		if (fast)
+			att_scores512(c->q + off, c->k + off, c->ld, S, L, c->dh, c->scale, kt, sc);
+		else
+#endif
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) S, (int) L, (int) c->dh, c->scale,
+						c->q + off, (int) c->ld, c->k + off, (int) c->ld, 0.0f, sc, (int) L);
 		for (size_t i = 0; i < S; i++)
 		{
-			float	   *row = sc + i * L;
+			float	   *row = sc + i * Lp;
 
 			if (c->bias != NULL)
 			{
-				const float *br = c->bias + (h * S + i) * S;
+				const float *br = c->bias + (h * c->bias_seq + i) * c->bias_seq;
 
 				for (size_t j = 0; j < L; j++)
 					row[j] += br[j];
 			}
-			for (size_t j = 0; j < L; j++)
-				if (mask[j] == 0)
-					row[j] = -INFINITY;
+			if (holes)
+				for (size_t j = 0; j < L; j++)
+					if (mask[j] == 0)
+						row[j] = -INFINITY;
 			pgml_softmax(row, L);
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) S, (int) c->dh, (int) L, 1.0f, sc, (int) L,
-					c->v + off, (int) c->ld, 0.0f, out, (int) c->ldc);
+#ifdef PGML_X86
+		if (fast)
+			att_pv512(sc, Lp, c->v + off, c->ld, S, L, c->dh, out, c->ldc);
+		else
+#endif
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int) S, (int) c->dh, (int) L, 1.0f, sc,
+						(int) L, c->v + off, (int) c->ld, 0.0f, out, (int) c->ldc);
 	}
+}
+
+size_t
+pgml_attention_scratch(size_t seq, size_t dh)
+{
+	size_t		sp = (seq + 15) / 16 * 16,
+				n;
+
+	if (!pgml_add_size(seq, dh, &n) || !pgml_mul_size(n, sp, &n))
+		return 0;
+	return n;
 }
 
 pgml_status
@@ -596,11 +889,22 @@ pgml_attention(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t d
 			   const float *k, const float *v, size_t ld, const uint8_t *mask, const float *bias, float *ctx,
 			   size_t ldc, float *scratch, pgml_err *err)
 {
-	attn_ctx	c = {batch, seq, heads, dh, ld, ldc, q, k, v, bias, mask, ctx, scratch,
-	(float) (1.0 / sqrt((double) dh))};
+	return pgml_attention_bias(pool, batch, seq, heads, dh, q, k, v, ld, mask, bias, seq, ctx, ldc, scratch, err);
+}
 
+pgml_status
+pgml_attention_bias(pgml_pool *pool, size_t batch, size_t seq, size_t heads, size_t dh, const float *q,
+					const float *k, const float *v, size_t ld, const uint8_t *mask, const float *bias,
+					size_t bias_seq, float *ctx, size_t ldc, float *scratch, pgml_err *err)
+{
+	attn_ctx	c = {batch, seq, heads, dh, ld, ldc, q, k, v, bias, mask, ctx, scratch,
+	(float) (1.0 / sqrt((double) dh)), bias_seq};
+
+	if (bias != NULL && bias_seq < seq)
+		return pgml_error(err, PGML_ERR_INTERNAL, "attention bias smaller than the sequence");
 	if (seq > INT32_MAX || ld > INT32_MAX || ldc > INT32_MAX)
 		return pgml_error(err, PGML_ERR_LIMIT, "attention too large");
+	pthread_once(&once, choose);	/* before the workers read use_avx512 */
 	return pgml_parallel_for(pool, batch * heads, 1, attn_range, &c, err);
 }
 
@@ -609,12 +913,14 @@ pgml_rotary(float *x, size_t seq, size_t ld, size_t heads, size_t dh, size_t rot
 {
 	size_t		half = rot_dims / 2;
 
+	/* angles in float32 as torch computes them: inv_freq = 1 / base^(2i / rot_dims), theta = p · inv_freq */
 	for (size_t p = 0; p < seq; p++)
 		for (size_t i = 0; i < half; i++)
 		{
-			double		theta = (double) p * pow(base, -2.0 * (double) i / (double) rot_dims);
-			float		cs = (float) cos(theta),
-						sn = (float) sin(theta);
+			float		inv = 1.0f / powf((float) base, (float) (2 * i) / (float) rot_dims);
+			float		theta = (float) p * inv;
+			float		cs = cosf(theta),
+						sn = sinf(theta);
 
 			for (size_t h = 0; h < heads; h++)
 			{
