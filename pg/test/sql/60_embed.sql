@@ -63,6 +63,12 @@ SELECT count(*) FILTER (WHERE nearest_distance < 1e-5) AS found_itself, count(*)
   FROM embed_docs d WHERE d.body <> '') s;
 RESET enable_seqscan;
 
+-- int8 weights (quantized when the model loads, cached separately): close to float32
+SELECT count(*) AS inputs, min(cos) >= 0.999 AS int8_close_to_float32 FROM (
+  SELECT (SELECT sum(x::float8 * y) / sqrt(sum(x::float8 * x) * sum(y::float8 * y))
+          FROM unnest(pgml.embed(:'bert', input, '{"dtype": "int8"}'), pgml.embed(:'bert', input)) u(x, y)) AS cos
+  FROM expected WHERE model = 'bert' AND case_no = 0 AND input <> '') s;
+
 -- the model cache: a cached model is reused; clear_model_cache drops them; cache false loads a private copy
 SELECT pgml.core_memory() > 0 AS models_held;
 SELECT pgml.clear_model_cache();
