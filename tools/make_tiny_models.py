@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds tiny random encoder models with transformers' own classes into core/tests/fixtures/models/<name>/.
 
-Run with the project venv:  /work/main/.venv/bin/python tools/make_tiny_models.py
+Run with the project venv:  .venv/bin/python tools/make_tiny_models.py
 Every model has 2 layers, hidden 32-64, 4 heads, vocab 512 and a fixed seed. After transformers' own
 initialisation every parameter gets N(0, 0.1) noise so that LayerNorm biases, attention biases etc. are
 non-trivial (a kernel that forgets one of them fails the comparison). Variants:

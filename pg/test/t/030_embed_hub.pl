@@ -76,9 +76,13 @@ sub start_hub
 }
 sub stop_hub
 {
+	return unless $hub_pid;
 	kill 'TERM', $hub_pid;
 	waitpid($hub_pid, 0);
+	$hub_pid = undef;
 }
+# a script that dies half-way must not leave the hub running
+END { stop_hub() if $hub_pid; }
 start_hub();
 
 my $node = PostgreSQL::Test::Cluster->new('embed');
