@@ -110,12 +110,14 @@ TEST(ops_softmax_matches_reference)
 
 TEST(ops_linear_matches_naive)
 {
-	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {200, 64, 96}, {3, 128, 300}};
+	/* T <= 16 takes the small-batch kernel (K tails, N not a multiple of 4), larger T sgemm */
+	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {200, 64, 96}, {3, 128, 300}, {1, 384, 384},
+	{13, 100, 37}, {16, 17, 6}, {5, 1536, 385}, {17, 40, 9}};
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
 
 	REQUIRE(pgml_pool_new(2, &pool, &err) == PGML_OK);
-	for (size_t s = 0; s < 4; s++)
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
 	{
 		size_t		T = shapes[s][0],
 					K = shapes[s][1],

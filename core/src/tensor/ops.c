@@ -701,7 +701,89 @@ typedef struct linear_ctx
 	pgml_act	act;
 	float	   *y;
 	bool		by_rows;
+	bool		small;			/* few rows: the AVX-512 kernel that streams each weight row once */
 } linear_ctx;
+
+/*
+ * Few rows (one short sentence): the layer is bound by reading W, which sgemm would also pack (read,
+ * write, read again). This kernel reads each weight row once from memory: blocks of 4 output rows stay
+ * in L1 while every input row (at most SMALL_T of them, also in L1) is dotted with them, 4 × 4 sums at
+ * a time in registers.
+ */
+#define SMALL_T 16
+
+#ifdef PGML_X86
+/* 4 input rows × 4 weight rows over k in [k0, k0 + 16) (masked): 16 accumulators kept in registers */
+#define SMALL_STEP(LOAD, k0) \
+	do { \
+		__m512		w0 = LOAD(w0p + (k0)), w1 = LOAD(w1p + (k0)), w2 = LOAD(w2p + (k0)), w3 = LOAD(w3p + (k0)); \
+		__m512		xv = LOAD(x0p + (k0)); \
+		a00 = _mm512_fmadd_ps(xv, w0, a00); a01 = _mm512_fmadd_ps(xv, w1, a01); \
+		a02 = _mm512_fmadd_ps(xv, w2, a02); a03 = _mm512_fmadd_ps(xv, w3, a03); \
+		xv = LOAD(x1p + (k0)); \
+		a10 = _mm512_fmadd_ps(xv, w0, a10); a11 = _mm512_fmadd_ps(xv, w1, a11); \
+		a12 = _mm512_fmadd_ps(xv, w2, a12); a13 = _mm512_fmadd_ps(xv, w3, a13); \
+		xv = LOAD(x2p + (k0)); \
+		a20 = _mm512_fmadd_ps(xv, w0, a20); a21 = _mm512_fmadd_ps(xv, w1, a21); \
+		a22 = _mm512_fmadd_ps(xv, w2, a22); a23 = _mm512_fmadd_ps(xv, w3, a23); \
+		xv = LOAD(x3p + (k0)); \
+		a30 = _mm512_fmadd_ps(xv, w0, a30); a31 = _mm512_fmadd_ps(xv, w1, a31); \
+		a32 = _mm512_fmadd_ps(xv, w2, a32); a33 = _mm512_fmadd_ps(xv, w3, a33); \
+	} while (0)
+#define LOAD_FULL(p) _mm512_loadu_ps(p)
+#define LOAD_TAIL(p) _mm512_maskz_loadu_ps(tail, p)
+
+AVX512 static void
+avx512_linear_small(const linear_ctx *c, size_t c0, size_t c1)
+{
+	size_t		K = c->K,
+				T = c->T,
+				kmain = K & ~(size_t) 15;
+	__mmask16	tail = (__mmask16) ((1u << (K - kmain)) - 1);
+
+	for (size_t n = c0; n < c1; n += 4)
+	{
+		size_t		nn = c1 - n < 4 ? c1 - n : 4;
+		const float *w0p = c->W + n * K,
+				   *w1p = c->W + (n + (nn > 1 ? 1 : 0)) * K,
+				   *w2p = c->W + (n + (nn > 2 ? 2 : 0)) * K,
+				   *w3p = c->W + (n + (nn > 3 ? 3 : 0)) * K;
+
+		for (size_t t = 0; t < T; t += 4)
+		{
+			size_t		tt = T - t < 4 ? T - t : 4;
+			const float *x0p = c->x + t * c->ldx,
+					   *x1p = c->x + (t + (tt > 1 ? 1 : 0)) * c->ldx,
+					   *x2p = c->x + (t + (tt > 2 ? 2 : 0)) * c->ldx,
+					   *x3p = c->x + (t + (tt > 3 ? 3 : 0)) * c->ldx;
+			__m512		a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00,
+						a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+						a20 = a00, a21 = a00, a22 = a00, a23 = a00,
+						a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+			float		r[4][4];
+
+			for (size_t k = 0; k < kmain; k += 16)
+				SMALL_STEP(LOAD_FULL, k);
+			if (tail)
+				SMALL_STEP(LOAD_TAIL, kmain);
+			r[0][0] = _mm512_reduce_add_ps(a00); r[0][1] = _mm512_reduce_add_ps(a01);
+			r[0][2] = _mm512_reduce_add_ps(a02); r[0][3] = _mm512_reduce_add_ps(a03);
+			r[1][0] = _mm512_reduce_add_ps(a10); r[1][1] = _mm512_reduce_add_ps(a11);
+			r[1][2] = _mm512_reduce_add_ps(a12); r[1][3] = _mm512_reduce_add_ps(a13);
+			r[2][0] = _mm512_reduce_add_ps(a20); r[2][1] = _mm512_reduce_add_ps(a21);
+			r[2][2] = _mm512_reduce_add_ps(a22); r[2][3] = _mm512_reduce_add_ps(a23);
+			r[3][0] = _mm512_reduce_add_ps(a30); r[3][1] = _mm512_reduce_add_ps(a31);
+			r[3][2] = _mm512_reduce_add_ps(a32); r[3][3] = _mm512_reduce_add_ps(a33);
+			for (size_t i = 0; i < tt; i++)
+				for (size_t j = 0; j < nn; j++)
+					c->y[(t + i) * c->ldy + n + j] = r[i][j];
+		}
+	}
+}
+#undef SMALL_STEP
+#undef LOAD_FULL
+#undef LOAD_TAIL
+#endif
 
 /* Computes rows [r0, r1) and columns [c0, c1) of y. */
 static void
@@ -713,8 +795,13 @@ linear_part(const linear_ctx *c, size_t r0, size_t r1, size_t c0, size_t c1)
 
 	if (rows == 0 || cols == 0)
 		return;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) cols, (int) c->K, 1.0f,
-				c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, 0.0f, y, (int) c->ldy);
+#ifdef PGML_X86
+	if (c->small)
+		avx512_linear_small(c, c0, c1);
+	else
+#endif
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) cols, (int) c->K, 1.0f,
+					c->x + r0 * c->ldx, (int) c->ldx, c->W + c0 * c->K, (int) c->K, 0.0f, y, (int) c->ldy);
 	/* bias and activation in one pass over the block while it is in cache */
 	if (c->b != NULL || c->act != PGML_ACT_NONE)
 		for (size_t r = 0; r < rows; r++)
@@ -742,12 +829,16 @@ pgml_status
 pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W, const float *b,
 			size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err)
 {
-	linear_ctx	c = {x, ldx, T, K, N, ldy, 0, W, b, act, y, true};
+	linear_ctx	c = {x, ldx, T, K, N, ldy, 0, W, b, act, y, true, false};
 	size_t		nt = (size_t) pgml_pool_size(pool);
 	size_t		parts;
 
 	if (T == 0 || N == 0)
 		return PGML_OK;
+	pthread_once(&once, choose);
+#ifdef PGML_X86
+	c.small = use_avx512 && T <= SMALL_T;
+#endif
 	if (T > INT32_MAX || K > INT32_MAX || N > INT32_MAX || ldx > INT32_MAX || ldy > INT32_MAX)
 		return pgml_error(err, PGML_ERR_LIMIT, "matrix too large for sgemm");
 	if (nt <= 1 || (size_t) T * N * K < 64 * 64 * 64)
