@@ -133,8 +133,21 @@ module_layout_free(module_layout *m)
 	memset(m, 0, sizeof(*m));
 }
 
+static pgml_status read_modules_into(const char *dir, module_layout *m, pgml_err *err);
+
+/* Reads modules.json into m (nothing to free on error). */
 static pgml_status
 read_modules(const char *dir, module_layout *m, pgml_err *err)
+{
+	pgml_status rc = read_modules_into(dir, m, err);
+
+	if (rc != PGML_OK)
+		module_layout_free(m);
+	return rc;
+}
+
+static pgml_status
+read_modules_into(const char *dir, module_layout *m, pgml_err *err)
 {
 	json_t	   *mods = NULL;
 	pgml_status rc;
@@ -417,8 +430,9 @@ read_prompts(pgml_embedder *e, const char *dir, pgml_err *err)
 		{
 			if (!json_is_string(val))
 			{
-				json_decref(cfg);
-				return pgml_error(err, PGML_ERR_CORRUPT, "config_sentence_transformers.json: prompt \"%s\" must be a string", key);
+				pgml_error(err, PGML_ERR_CORRUPT, "config_sentence_transformers.json: prompt \"%s\" must be a string", key);
+				json_decref(cfg);	/* key lives in cfg */
+				return PGML_ERR_CORRUPT;
 			}
 			e->prompts[e->n_prompts].name = pgml_strdup(key);
 			e->prompts[e->n_prompts].text = pgml_strdup(json_string_value(val));
