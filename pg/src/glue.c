@@ -1,12 +1,13 @@
 /*
  * glue.c — libpgml's hooks inside a backend: allocator, log, cancel, errors, and the worker pool.
  *
- * Allocator: libpgml allocates from the "pgml core" memory context (a child of TopMemoryContext, so its
- * size shows in pg_backend_memory_contexts). Allocation never throws (MCXT_ALLOC_NO_OOM); a NULL return
- * becomes a libpgml out-of-memory status and then an ordinary ERROR in the calling glue. Memory
- * contexts are not thread-safe, and libpgml's worker threads may allocate, so every call into the context
- * holds a mutex. Each block carries a small header recording its size (PostgreSQL 15 has no
- * non-throwing repalloc) and is aligned to 16 bytes like malloc's.
+ * Allocator: libpgml allocates with malloc, counting the bytes it holds (pgml.core_memory()). A NULL
+ * return becomes a libpgml out-of-memory status and then an ordinary ERROR in the calling glue. Not a
+ * memory context: a context keeps the blocks of freed chunks for good, and loading a model frees a lot
+ * (the parsed JSON of tokenizer.json alone is several MB), which would stay resident in every backend;
+ * freed malloc memory goes back to the system (glue calls pgml_pg_trim() after a load). Worker threads
+ * may allocate too: malloc is thread-safe and the counter is atomic. Each block carries a small header
+ * recording its size and is aligned to 16 bytes like malloc's.
  *
  * Log and stop hooks: messages reach ereport only from the backend's own thread; worker threads never
  * call into PostgreSQL. The stop hook reads the interrupt flags (volatile sig_atomic_t), which is safe
@@ -14,6 +15,7 @@
  */
 #include "pgml_pg.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include "miscadmin.h"
@@ -29,9 +31,7 @@ StaticAssertDecl(sizeof(core_chunk) == 16, "core_chunk must keep 16-byte alignme
 
 #define CORE_ALIGN 16
 
-static MemoryContext core_context = NULL;
-static pthread_mutex_t core_mutex = PTHREAD_MUTEX_INITIALIZER;
-static Size core_bytes = 0;
+static Size core_bytes = 0;		/* updated atomically */
 static pthread_t backend_thread;
 static pgml_pool *backend_pool = NULL;
 
@@ -45,14 +45,10 @@ core_alloc(size_t size, void *state)
 	(void) state;
 	if (size > MaxAllocHugeSize - sizeof(core_chunk) - CORE_ALIGN)
 		return NULL;
-	pthread_mutex_lock(&core_mutex);
-	raw = MemoryContextAllocExtended(core_context, size + sizeof(core_chunk) + CORE_ALIGN,
-									 MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	if (raw != NULL)
-		core_bytes += size;
-	pthread_mutex_unlock(&core_mutex);
+	raw = malloc(size + sizeof(core_chunk) + CORE_ALIGN);
 	if (raw == NULL)
 		return NULL;
+	__atomic_add_fetch(&core_bytes, size, __ATOMIC_RELAXED);
 	user = (char *) TYPEALIGN(CORE_ALIGN, (uintptr_t) raw + sizeof(core_chunk));
 	chunk = (core_chunk *) user - 1;
 	chunk->raw = raw;
@@ -69,10 +65,8 @@ core_free(void *ptr, void *state)
 	if (ptr == NULL)
 		return;
 	chunk = (core_chunk *) ptr - 1;
-	pthread_mutex_lock(&core_mutex);
-	core_bytes -= chunk->size;
-	pfree(chunk->raw);
-	pthread_mutex_unlock(&core_mutex);
+	__atomic_sub_fetch(&core_bytes, chunk->size, __ATOMIC_RELAXED);
+	free(chunk->raw);
 }
 
 static void *
@@ -95,12 +89,13 @@ core_realloc(void *ptr, size_t size, void *state)
 Size
 pgml_pg_core_bytes(void)
 {
-	Size		n;
+	return __atomic_load_n(&core_bytes, __ATOMIC_RELAXED);
+}
 
-	pthread_mutex_lock(&core_mutex);
-	n = core_bytes;
-	pthread_mutex_unlock(&core_mutex);
-	return n;
+void
+pgml_pg_trim(void)
+{
+	malloc_trim(0);
 }
 
 static void
@@ -146,7 +141,6 @@ pgml_pg_install_hooks(void)
 	pgml_allocator a = {core_alloc, core_realloc, core_free, NULL};
 
 	backend_thread = pthread_self();
-	core_context = AllocSetContextCreate(TopMemoryContext, "pgml core", ALLOCSET_DEFAULT_SIZES);
 	pgml_set_allocator(&a);
 	pgml_set_log_hook(core_log, NULL);
 	pgml_set_should_stop(core_should_stop, NULL);

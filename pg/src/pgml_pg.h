@@ -67,4 +67,7 @@ extern void pgml_pg_own(void *obj, void (*free_fn) (void *));
 /* Bytes libpgml currently holds through the allocator hook. */
 extern Size pgml_pg_core_bytes(void);
 
+/* Returns freed memory to the system (after loading a model, whose parse frees a lot). */
+extern void pgml_pg_trim(void);
+
 #endif							/* PGML_PG_H */

@@ -345,6 +345,7 @@ get_embedder(const char *name, const embed_args *a)
 	memset(&eo, 0, sizeof(eo));
 	eo.dtype = a->dtype;
 	rc = pgml_embedder_load(dir, &eo, &e, &err);
+	pgml_pg_trim();
 	pgml_pg_check(rc, &err);
 	if (!a->cache)
 	{
