@@ -731,6 +731,19 @@ typedef struct linear_ctx
 		a32 = _mm512_fmadd_ps(xv, w2, a32); a33 = _mm512_fmadd_ps(xv, w3, a33); \
 	} while (0)
 #define LOAD_FULL(p) _mm512_loadu_ps(p)
+
+/* The horizontal sums of four vectors, as one vector [Σa, Σb, Σc, Σd]. */
+AVX512 static inline __m128
+hsum4(__m512 a, __m512 b, __m512 c, __m512 d)
+{
+	__m512		ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));	/* a b a b per lane */
+	__m512		cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+	__m512		abcd = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
+									 _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))));
+	__m256		h = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm512_extractf32x8_ps(abcd, 1));
+
+	return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
 #define LOAD_TAIL(p) _mm512_maskz_loadu_ps(tail, p)
 
 AVX512 static void
@@ -762,18 +775,28 @@ avx512_linear_small(const linear_ctx *c, size_t c0, size_t c1)
 						a30 = a00, a31 = a00, a32 = a00, a33 = a00;
 			float		r[4][4];
 
-			for (size_t k = 0; k < kmain; k += 16)
-				SMALL_STEP(LOAD_FULL, k);
+			if (t == 0 && n + 4 < c1)
+			{
+				const char *next = (const char *) (c->W + (n + 4) * K);
+
+				for (size_t k = 0; k < kmain; k += 16)
+				{
+					_mm_prefetch(next + 4 * k, _MM_HINT_T0);
+					_mm_prefetch(next + 4 * (k + K), _MM_HINT_T0);
+					_mm_prefetch(next + 4 * (k + 2 * K), _MM_HINT_T0);
+					_mm_prefetch(next + 4 * (k + 3 * K), _MM_HINT_T0);
+					SMALL_STEP(LOAD_FULL, k);
+				}
+			}
+			else
+				for (size_t k = 0; k < kmain; k += 16)
+					SMALL_STEP(LOAD_FULL, k);
 			if (tail)
 				SMALL_STEP(LOAD_TAIL, kmain);
-			r[0][0] = _mm512_reduce_add_ps(a00); r[0][1] = _mm512_reduce_add_ps(a01);
-			r[0][2] = _mm512_reduce_add_ps(a02); r[0][3] = _mm512_reduce_add_ps(a03);
-			r[1][0] = _mm512_reduce_add_ps(a10); r[1][1] = _mm512_reduce_add_ps(a11);
-			r[1][2] = _mm512_reduce_add_ps(a12); r[1][3] = _mm512_reduce_add_ps(a13);
-			r[2][0] = _mm512_reduce_add_ps(a20); r[2][1] = _mm512_reduce_add_ps(a21);
-			r[2][2] = _mm512_reduce_add_ps(a22); r[2][3] = _mm512_reduce_add_ps(a23);
-			r[3][0] = _mm512_reduce_add_ps(a30); r[3][1] = _mm512_reduce_add_ps(a31);
-			r[3][2] = _mm512_reduce_add_ps(a32); r[3][3] = _mm512_reduce_add_ps(a33);
+			_mm_storeu_ps(r[0], hsum4(a00, a01, a02, a03));
+			_mm_storeu_ps(r[1], hsum4(a10, a11, a12, a13));
+			_mm_storeu_ps(r[2], hsum4(a20, a21, a22, a23));
+			_mm_storeu_ps(r[3], hsum4(a30, a31, a32, a33));
 			for (size_t i = 0; i < tt; i++)
 				for (size_t j = 0; j < nn; j++)
 					c->y[(t + i) * c->ldy + n + j] = r[i][j];
