@@ -55,7 +55,7 @@ main(int argc, char **argv)
 	uint8_t    *mask;
 	float	   *out;
 	int			iters = 0;
-	pgml_encoder_opts opts = {NULL};
+	pgml_encoder_opts opts = {0};
 
 	if (argc < 7)
 	{

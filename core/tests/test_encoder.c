@@ -96,7 +96,7 @@ static double
 run_fixture_cos(const char *dir, const char *fixture, pgml_pool *pool, const char *dtype, double *min_cos)
 {
 	pgml_encoder *enc = NULL;
-	pgml_encoder_opts opts = {dtype};
+	pgml_encoder_opts opts = {.dtype = dtype};
 	pgml_err	err;
 	fixture_in	f;
 	float	   *out;
@@ -443,7 +443,7 @@ TEST(encoder_config_errors)
 	/* unknown dtype option */
 	make_dir(dir, sizeof(dir), bert_cfg(NULL, NULL));
 	{
-		pgml_encoder_opts o = {"float64"};
+		pgml_encoder_opts o = {.dtype = "float64"};
 
 		CHECK_INT(pgml_encoder_load(dir, &o, &enc, &err), PGML_ERR_NOT_SUPPORTED);
 	}
@@ -654,7 +654,7 @@ TEST(encoder_forward_allocation_failures)
 		fixture_in	f;
 		float	   *out;
 		long		total = -1;
-		pgml_encoder_opts opts = {cases[c].dtype};
+		pgml_encoder_opts opts = {.dtype = cases[c].dtype};
 		pgml_encoder *enc = NULL;
 		pgml_pool  *pool = NULL;
 		pgml_err	err;

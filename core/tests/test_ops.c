@@ -110,9 +110,14 @@ TEST(ops_softmax_matches_reference)
 
 TEST(ops_linear_matches_naive)
 {
-	/* T <= 16 takes the small-batch kernel (K tails, N not a multiple of 4), larger T sgemm */
+	/*
+	 * T <= 16 takes a small-batch kernel: the packed one for K <= 512 (every padded width 4, 8, 12, 16;
+	 * K tails), the 4 × 4 one above (N not a multiple of 4); larger T sgemm. Odd shapes use a row stride
+	 * wider than K.
+	 */
 	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {200, 64, 96}, {3, 128, 300}, {1, 384, 384},
-	{13, 100, 37}, {16, 17, 6}, {5, 1536, 385}, {17, 40, 9}};
+	{13, 100, 37}, {16, 17, 6}, {5, 1536, 385}, {17, 40, 9}, {4, 512, 70}, {8, 500, 129}, {12, 513, 33},
+	{9, 384, 1152}, {14, 384, 1536}, {14, 1536, 384}, {2, 1, 3}};
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
 
@@ -122,24 +127,25 @@ TEST(ops_linear_matches_naive)
 		size_t		T = shapes[s][0],
 					K = shapes[s][1],
 					N = shapes[s][2];
-		float	   *x = malloc(T * K * sizeof(float)),
+		size_t		ldx = K + (s % 2 ? 5 : 0);
+		float	   *x = malloc(T * ldx * sizeof(float)),
 				   *W = malloc(N * K * sizeof(float)),
 				   *b = malloc(N * sizeof(float)),
 				   *y = malloc(T * (N + 3) * sizeof(float));
 
-		fill(x, T * K, 1.0f);
+		fill(x, T * ldx, 1.0f);
 		fill(W, N * K, 1.0f);
 		fill(b, N, 1.0f);
 		for (int p = 0; p < 2; p++)
 		{
-			CHECK_INT(pgml_linear(p ? pool : NULL, x, K, T, K, W, b, N, PGML_ACT_RELU, y, N + 3, &err), PGML_OK);
+			CHECK_INT(pgml_linear(p ? pool : NULL, x, ldx, T, K, W, b, N, PGML_ACT_RELU, y, N + 3, &err), PGML_OK);
 			for (size_t t = 0; t < T; t++)
 				for (size_t n = 0; n < N; n++)
 				{
 					double		acc = b[n];
 
 					for (size_t k = 0; k < K; k++)
-						acc += (double) x[t * K + k] * W[n * K + k];
+						acc += (double) x[t * ldx + k] * W[n * K + k];
 					CHECK_NEAR(y[t * (N + 3) + n], acc > 0 ? acc : 0, 1e-4);
 				}
 		}

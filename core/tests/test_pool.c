@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "pgml/pool.h"
 
@@ -167,4 +168,93 @@ TEST(pool_stops_when_hook_fires)
 	atomic_store(&stop_after, 1000000);
 	CHECK_INT(pgml_parallel_for(pool, 1000, 1, count_down, NULL, &err), PGML_OK);
 	pgml_pool_free(pool);
+}
+
+/*
+ * The handover between jobs: thousands of small jobs back to back, on a pool with more threads than
+ * CPUs (so workers are often descheduled mid-job or late to join), some after an idle pause long enough
+ * for the workers to go to sleep. Each job writes a job-specific value into its own array; a late
+ * worker running an old job's function, or a new job's function with an old context, would show up as
+ * a wrong value or a count other than one.
+ */
+typedef struct stamp_ctx
+{
+	atomic_int *hits;
+	int			value;
+	int		   *out;
+} stamp_ctx;
+
+static void
+stamp_a(void *p, size_t begin, size_t end, int worker)
+{
+	stamp_ctx  *c = p;
+
+	(void) worker;
+	for (size_t i = begin; i < end; i++)
+	{
+		atomic_fetch_add(&c->hits[i], 1);
+		c->out[i] = c->value;
+	}
+}
+
+static void
+stamp_b(void *p, size_t begin, size_t end, int worker)
+{
+	stamp_ctx  *c = p;
+
+	(void) worker;
+	for (size_t i = begin; i < end; i++)
+	{
+		atomic_fetch_add(&c->hits[i], 1);
+		c->out[i] = -c->value;
+	}
+}
+
+static void
+handover(int threads, int jobs)
+{
+	pgml_pool  *pool;
+	pgml_err	err;
+	enum
+	{
+	MAXN = 97};
+	atomic_int	hits[2][MAXN];
+	int			out[2][MAXN];
+	int			bad = 0;
+
+	CHECK_INT(pgml_pool_new(threads, &pool, &err), PGML_OK);
+	for (int j = 0; j < jobs && bad == 0; j++)
+	{
+		int			s = j & 1;
+		size_t		n = 2 + (size_t) (j * 7919) % (MAXN - 2);
+		stamp_ctx	c = {hits[s], j + 1, out[s]};
+
+		for (size_t i = 0; i < MAXN; i++)
+		{
+			atomic_init(&hits[s][i], 0);
+			out[s][i] = 0;
+		}
+		if (j % 500 == 499)
+			usleep(200);	/* longer than the spin: the workers go to sleep */
+		CHECK_INT(pgml_parallel_for(pool, n, 1, s ? stamp_b : stamp_a, &c, &err), PGML_OK);
+		for (size_t i = 0; i < MAXN; i++)
+		{
+			int			want = i < n ? (s ? -(j + 1) : j + 1) : 0;
+
+			if (atomic_load(&hits[s][i]) != (i < n ? 1 : 0) || out[s][i] != want)
+			{
+				test_fail(__FILE__, __LINE__, "job %d (%d threads): item %zu hit %d times, value %d, want %d",
+						  j, threads, i, atomic_load(&hits[s][i]), out[s][i], want);
+				bad++;
+				break;
+			}
+		}
+	}
+	pgml_pool_free(pool);
+}
+
+TEST(pool_job_handover_under_load)
+{
+	handover(2, 20000);
+	handover(9, 5000);
 }

@@ -12,12 +12,15 @@
  *   --dtype float32|int8                                 --revision REV       model revision (hub ids)
  *   --cache-dir DIR     hub cache (default: huggingface_hub's)   --endpoint URL   hub endpoint
  *   --offline           never download                   --info               print the model's settings
+ *   --no-derived        keep converted weights (f16 → f32, int8) on the heap instead of writing them
+ *                       once to MODEL/.pgml and mapping them (see pgml/derived.h)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "pgml/derived.h"
 #include "pgml/embed.h"
 #include "pgml/hub.h"
 #include "pgml/pool.h"
@@ -27,7 +30,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: pgml-embed [--prompt T] [--prompt-name N] [--normalize] [--truncate-dim N] "
 			"[--batch-size N] [--threads N] [--dtype float32|int8] [--revision R] [--cache-dir D] "
-			"[--endpoint URL] [--offline] [--info] MODEL < lines\n");
+			"[--endpoint URL] [--offline] [--info] [--no-derived] MODEL < lines\n");
 	return 2;
 }
 
@@ -90,9 +93,11 @@ main(int argc, char **argv)
 			   *model = NULL;
 	int			threads = 0,
 				info = 0,
+				no_derived = 0,
 				i,
 				rc = 0;
-	char	   *dir = NULL;
+	char	   *dir = NULL,
+			   *derived_dir = NULL;
 	pgml_embedder *e = NULL;
 	pgml_pool  *pool = NULL;
 	pgml_err	err;
@@ -120,6 +125,8 @@ main(int argc, char **argv)
 			cfg.offline = true;
 		else if (strcmp(a, "--info") == 0)
 			info = 1;
+		else if (strcmp(a, "--no-derived") == 0)
+			no_derived = 1;
 		else if (v == NULL && a[0] == '-' && a[1] == '-')
 			return usage();
 		else if (strcmp(a, "--prompt") == 0)
@@ -152,6 +159,14 @@ main(int argc, char **argv)
 		cfg.cache_dir = pgml_hub_default_cache_dir();
 	if (resolve(model, &cfg, revision, &dir) != 0)
 		return 1;
+	if (!no_derived)
+	{
+		derived_dir = malloc(strlen(dir) + sizeof(PGML_DERIVED_DIRNAME) + 1);
+		if (derived_dir == NULL)
+			return 1;
+		sprintf(derived_dir, "%s/%s", dir, PGML_DERIVED_DIRNAME);
+		eo.derived_dir = derived_dir;
+	}
 	if (pgml_embedder_load(dir, &eo, &e, &err) != PGML_OK)
 		return fail("load", &err);
 	if (pgml_embedder_out_dim(e, &opts, &dim, &err) != PGML_OK)
@@ -161,9 +176,11 @@ main(int argc, char **argv)
 		const pgml_embedder_info *in = pgml_embedder_get_info(e);
 
 		printf("{\"model_type\": \"%s\", \"dim\": %zu, \"pooling\": \"%s\", \"normalize\": %s, \"max_seq_length\": %zu, "
-			   "\"layers\": %zu, \"hidden_size\": %zu}\n",
+			   "\"layers\": %zu, \"hidden_size\": %zu, \"derived_heap_bytes\": %zu, \"derived_mapped_bytes\": %zu, "
+			   "\"derived_reused\": %s}\n",
 			   in->encoder->model_type, in->dim, in->pooling, in->normalize ? "true" : "false", in->max_seq_length,
-			   in->encoder->num_layers, in->encoder->hidden_size);
+			   in->encoder->num_layers, in->encoder->hidden_size, in->encoder->derived_heap_bytes,
+			   in->encoder->derived_mapped_bytes, in->encoder->derived_reused ? "true" : "false");
 		goto done;
 	}
 	if (pgml_pool_new(threads, &pool, &err) != PGML_OK)
@@ -212,5 +229,6 @@ done:
 	pgml_embedder_free(e);
 	pgml_pool_free(pool);
 	pgml_free(dir);
+	free(derived_dir);
 	return rc;
 }

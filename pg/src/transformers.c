@@ -24,6 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
+#include "pgml/derived.h"
 #include "pgml/embed.h"
 #include "pgml/hub.h"
 
@@ -344,6 +345,8 @@ get_embedder(const char *name, const embed_args *a)
 	dir = resolve_model(name, a);
 	memset(&eo, 0, sizeof(eo));
 	eo.dtype = a->dtype;
+	/* converted weights are written once next to the model and mapped by every backend */
+	eo.derived_dir = psprintf("%s/%s", dir, PGML_DERIVED_DIRNAME);
 	rc = pgml_embedder_load(dir, &eo, &e, &err);
 	pgml_pg_trim();
 	pgml_pg_check(rc, &err);

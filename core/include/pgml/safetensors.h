@@ -13,6 +13,7 @@
 #define PGML_SAFETENSORS_H
 
 #include "pgml/pgml.h"
+#include "pgml/sha256.h"
 #include "pgml/tensor.h"
 
 #define PGML_ST_MAX_DIMS 8
@@ -47,6 +48,13 @@ void		pgml_safetensors_close(pgml_safetensors *st);	/* NULL is fine */
 size_t		pgml_safetensors_count(const pgml_safetensors *st);
 const pgml_st_tensor *pgml_safetensors_at(const pgml_safetensors *st, size_t i);	/* sorted by name */
 size_t		pgml_safetensors_mapped_bytes(const pgml_safetensors *st);
+
+/*
+ * Feeds the identity of the set's files (device, inode, size, modification time of each, in order) to a
+ * digest: what a cache of weights derived from them is keyed on. A checkpoint rewritten in place gets a
+ * new modification time; a Hugging Face cache names its blobs by content, so a new revision is a new inode.
+ */
+void		pgml_safetensors_identity(const pgml_safetensors *st, pgml_sha256_ctx *ctx);
 
 /* The tensor called name, or NULL. */
 const pgml_st_tensor *pgml_safetensors_find(const pgml_safetensors *st, const char *name);

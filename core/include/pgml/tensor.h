@@ -73,6 +73,7 @@ typedef struct pgml_q8_weight
 	size_t		N,
 				K,
 				Kp;				/* K rounded up to a multiple of 4 */
+	bool		borrowed;		/* the buffers belong to someone else (pgml/derived.h): free only clears */
 } pgml_q8_weight;
 
 bool		pgml_q8_available(void);

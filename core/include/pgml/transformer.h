@@ -20,6 +20,13 @@ typedef struct pgml_encoder pgml_encoder;
 typedef struct pgml_encoder_opts
 {
 	const char *dtype;			/* NULL or "float32": f32 compute; "int8": int8 weights (quantized at load) */
+
+	/*
+	 * Where weights converted at load (f16/bf16 to f32, int8 quantization) are written once and then
+	 * memory-mapped by every load (pgml/derived.h): created if missing (one level). NULL, or a directory
+	 * that cannot be written: each load keeps its own heap copy.
+	 */
+	const char *derived_dir;
 } pgml_encoder_opts;
 
 typedef struct pgml_encoder_info
@@ -32,6 +39,9 @@ typedef struct pgml_encoder_info
 	size_t		max_positions;	/* the longest input the position embeddings allow (0 = unlimited) */
 	size_t		type_vocab_size;	/* 0 when the model takes no token_type_ids */
 	size_t		weight_bytes;	/* bytes of weights mapped */
+	size_t		derived_heap_bytes;	/* converted weights held on this process's heap */
+	size_t		derived_mapped_bytes;	/* converted weights mapped from the derived-weights file */
+	bool		derived_reused; /* the derived-weights file existed and was used as it was */
 } pgml_encoder_info;
 
 pgml_status pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder **out,

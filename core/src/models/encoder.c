@@ -23,12 +23,16 @@
  */
 #include "pgml/transformer.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "pgml/derived.h"
 #include "pgml/json.h"
 #include "pgml/safetensors.h"
+#include "pgml/sha256.h"
 #include "pgml/tensor.h"
 
 typedef enum arch
@@ -122,9 +126,7 @@ struct pgml_encoder
 			   *proj_b,
 			   *rel_bias;
 	enc_layer  *layers;
-	float	  **owned;
-	size_t		n_owned;
-	size_t		cap_owned;
+	pgml_derived *derived;		/* converted weights: heap, or mapped from the derived-weights file */
 	bool		int8;
 	pgml_q8_weight proj8;
 	bool		nomic_qkv_bias,
@@ -136,27 +138,6 @@ struct pgml_encoder
  * Loading
  * ------------------------------------------------------------------------------------------------- */
 
-/* Keeps a converted buffer for freeing with the encoder. */
-static pgml_status
-own(pgml_encoder *enc, float *buf, pgml_err *err)
-{
-	if (enc->n_owned == enc->cap_owned)
-	{
-		size_t		cap = enc->cap_owned ? enc->cap_owned * 2 : 64;
-		float	  **o = pgml_realloc(enc->owned, cap * sizeof(float *));
-
-		if (o == NULL)
-		{
-			pgml_free(buf);
-			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
-		}
-		enc->owned = o;
-		enc->cap_owned = cap;
-	}
-	enc->owned[enc->n_owned++] = buf;
-	return PGML_OK;
-}
-
 /*
  * Finds weight `name` (with or without the architecture's prefix) of shape [d0] or [d0, d1] (d1 = 0) and
  * returns f32 data: the mapping itself, or a converted copy.
@@ -164,7 +145,8 @@ own(pgml_encoder *enc, float *buf, pgml_err *err)
 static pgml_status
 weight(pgml_encoder *enc, const char *name, size_t d0, size_t d1, const float **out, pgml_err *err)
 {
-	char		full[256];
+	char		full[256],
+				dname[272];
 	size_t		shape[2] = {d0, d1};
 	const pgml_st_tensor *t;
 	float	   *buf;
@@ -181,12 +163,15 @@ weight(pgml_encoder *enc, const char *name, size_t d0, size_t d1, const float **
 		*out = t->data;
 		return PGML_OK;
 	}
+	/* converted once into the derived-weights file, or now */
+	snprintf(dname, sizeof(dname), "f32:%s", full);
+	if ((*out = pgml_derived_get_f32(enc->derived, dname, t->numel)) != NULL)
+		return PGML_OK;
 	buf = pgml_malloc(t->numel * sizeof(float) + 1);
 	if (buf == NULL)
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	pgml_convert_to_f32(t->dtype, t->data, buf, t->numel);
-	*out = buf;
-	return own(enc, buf, err);
+	return pgml_derived_add_f32(enc->derived, dname, buf, t->numel, out, err);
 }
 
 /* Reads a config integer that must be present and in [min, max]. */
@@ -487,93 +472,163 @@ load_weights(pgml_encoder *enc, pgml_err *err)
 	return PGML_OK;
 }
 
+/* The concatenation of two or three f32 arrays of n floats (c may be NULL): from the derived file, or now. */
+static pgml_status
+derived_cat(pgml_encoder *enc, const char *name, const float *a, const float *b, const float *c, size_t n,
+			const float **out, pgml_err *err)
+{
+	size_t		parts = c != NULL ? 3 : 2;
+	float	   *buf;
+
+	if ((*out = pgml_derived_get_f32(enc->derived, name, parts * n)) != NULL)
+		return PGML_OK;
+	buf = pgml_malloc(parts * n * sizeof(float));
+	if (buf == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	memcpy(buf, a, n * sizeof(float));
+	memcpy(buf + n, b, n * sizeof(float));
+	if (c != NULL)
+		memcpy(buf + 2 * n, c, n * sizeof(float));
+	return pgml_derived_add_f32(enc->derived, name, buf, parts * n, out, err);
+}
+
+/*
+ * The int8 weight `name`: from the derived file, or quantized now from the row-wise concatenation of
+ * nparts weights of [rows, K] each.
+ */
+static pgml_status
+derived_q8(pgml_encoder *enc, const char *name, const float *const *parts, size_t nparts, size_t rows, size_t K,
+		   pgml_q8_weight *q, pgml_err *err)
+{
+	const float *W = parts[0];
+	float	   *cat = NULL;
+	pgml_status rc;
+
+	if (pgml_derived_get_q8(enc->derived, name, nparts * rows, K, q))
+		return PGML_OK;
+	if (nparts > 1)
+	{
+		cat = pgml_malloc(nparts * rows * K * sizeof(float));
+		if (cat == NULL)
+			return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		for (size_t i = 0; i < nparts; i++)
+			memcpy(cat + i * rows * K, parts[i], rows * K * sizeof(float));
+		W = cat;
+	}
+	rc = pgml_q8_quantize(W, nparts * rows, K, q, err);
+	pgml_free(cat);
+	if (rc != PGML_OK)
+		return rc;
+	return pgml_derived_add_q8(enc->derived, name, q, err);
+}
+
 /* quantize_weights for NomicBERT: Wqkv as it is, fc11 and fc12 stacked into one [2I, H] weight. */
 static pgml_status
 quantize_nomic(pgml_encoder *enc, pgml_err *err)
 {
 	size_t		H = enc->H,
 				I = enc->I;
-	float	   *cat = pgml_malloc(2 * I * H * sizeof(float));
 	pgml_status rc = PGML_OK;
 
-	if (cat == NULL)
-		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
 	{
 		enc_layer  *ly = &enc->layers[l];
+		char		name[64];
+		const float *qkv[1] = {ly->qkv_w},
+				   *o[1] = {ly->o_w},
+				   *upgate[2] = {ly->f1_w, ly->g_w},
+				   *f2[1] = {ly->f2_w};
 
 		ly->qkv_b = ly->qkv_wb;
-		if (ly->f1_b != NULL)
-		{
-			float	   *bias = pgml_malloc(2 * I * sizeof(float));
-
-			if (bias == NULL || (rc = own(enc, bias, err)) != PGML_OK)
-			{
-				rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
-				break;
-			}
-			memcpy(bias, ly->f1_b, I * sizeof(float));
-			memcpy(bias + I, ly->g_b, I * sizeof(float));
-			ly->upgate_b = bias;
-		}
-		memcpy(cat, ly->f1_w, I * H * sizeof(float));
-		memcpy(cat + I * H, ly->g_w, I * H * sizeof(float));
-		if ((rc = pgml_q8_quantize(ly->qkv_w, 3 * H, H, &ly->qkv8, err)) ||
-			(rc = pgml_q8_quantize(ly->o_w, H, H, &ly->o8, err)) ||
-			(rc = pgml_q8_quantize(cat, 2 * I, H, &ly->f18, err)) ||
-			(rc = pgml_q8_quantize(ly->f2_w, H, I, &ly->f28, err)))
+		snprintf(name, sizeof(name), "layer.%zu.upgate_b", l);
+		if (ly->f1_b != NULL && (rc = derived_cat(enc, name, ly->f1_b, ly->g_b, NULL, I, &ly->upgate_b, err)))
+			break;
+#define Q8(part, src, n, rows, K, dst) \
+		(snprintf(name, sizeof(name), "q8:layer.%zu.%s", l, part), \
+		 (rc = derived_q8(enc, name, src, n, rows, K, dst, err)))
+		if (Q8("qkv", qkv, 1, 3 * H, H, &ly->qkv8) || Q8("o", o, 1, H, H, &ly->o8) ||
+			Q8("f1", upgate, 2, I, H, &ly->f18) || Q8("f2", f2, 1, H, I, &ly->f28))
 			break;
 	}
-	pgml_free(cat);
 	return rc;
 }
 
 /*
- * Quantizes every linear layer to int8 (heap copies owned by the encoder; the f32 weights stay mapped
- * but are no longer read). Q, K and V are concatenated first so that one call quantizes x once for all three.
+ * Quantizes every linear layer to int8 (the f32 weights stay mapped but are no longer read), or takes
+ * the quantized weights from the derived-weights file. Q, K and V are concatenated first so that one
+ * call quantizes x once for all three.
  */
 static pgml_status
 quantize_weights(pgml_encoder *enc, pgml_err *err)
 {
 	size_t		H = enc->H,
 				I = enc->I;
-	float	   *cat = pgml_malloc(3 * H * H * sizeof(float));
 	pgml_status rc = PGML_OK;
 
-	if (cat == NULL)
-		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	if (enc->arch == ARCH_NOMIC)
-	{
-		pgml_free(cat);
 		return quantize_nomic(enc, err);
-	}
 	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
 	{
 		enc_layer  *ly = &enc->layers[l];
+		char		name[64];
+		const float *qkv[3] = {ly->q_w, ly->k_w, ly->v_w},
+				   *o[1] = {ly->o_w},
+				   *f1[1] = {ly->f1_w},
+				   *f2[1] = {ly->f2_w};
 
-		float	   *bias = pgml_malloc(3 * H * sizeof(float));
-
-		if (bias == NULL || (rc = own(enc, bias, err)) != PGML_OK)
-		{
-			rc = pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+		snprintf(name, sizeof(name), "layer.%zu.qkv_b", l);
+		if ((rc = derived_cat(enc, name, ly->q_b, ly->k_b, ly->v_b, H, &ly->qkv_b, err)) != PGML_OK)
 			break;
-		}
-		memcpy(bias, ly->q_b, H * sizeof(float));
-		memcpy(bias + H, ly->k_b, H * sizeof(float));
-		memcpy(bias + 2 * H, ly->v_b, H * sizeof(float));
-		ly->qkv_b = bias;
-		memcpy(cat, ly->q_w, H * H * sizeof(float));
-		memcpy(cat + H * H, ly->k_w, H * H * sizeof(float));
-		memcpy(cat + 2 * H * H, ly->v_w, H * H * sizeof(float));
-		if ((rc = pgml_q8_quantize(cat, 3 * H, H, &ly->qkv8, err)) ||
-			(rc = pgml_q8_quantize(ly->o_w, H, H, &ly->o8, err)) ||
-			(rc = pgml_q8_quantize(ly->f1_w, I, H, &ly->f18, err)) ||
-			(rc = pgml_q8_quantize(ly->f2_w, H, I, &ly->f28, err)))
+		if (Q8("qkv", qkv, 3, H, H, &ly->qkv8) || Q8("o", o, 1, H, H, &ly->o8) ||
+			Q8("f1", f1, 1, I, H, &ly->f18) || Q8("f2", f2, 1, H, I, &ly->f28))
 			break;
+#undef Q8
 	}
-	pgml_free(cat);
 	if (rc == PGML_OK && enc->proj_w != NULL)
-		rc = pgml_q8_quantize(enc->proj_w, H, enc->E, &enc->proj8, err);
+	{
+		const float *proj[1] = {enc->proj_w};
+
+		rc = derived_q8(enc, "q8:embeddings_project", proj, 1, H, enc->E, &enc->proj8, err);
+	}
+	return rc;
+}
+
+/*
+ * The key of the derived-weights file: the format, the options and the identity of the checkpoint's
+ * files. Bump DERIVED_FORMAT when a derived layout changes (the int8 packing, an entry's meaning).
+ */
+#define DERIVED_FORMAT "pgml encoder derived weights 1"
+
+static void
+derived_key(const pgml_encoder *enc, uint8_t key[32])
+{
+	pgml_sha256_ctx ctx;
+
+	pgml_sha256_init(&ctx);
+	pgml_sha256_update(&ctx, DERIVED_FORMAT, sizeof(DERIVED_FORMAT));
+	pgml_sha256_update(&ctx, enc->model_type, strlen(enc->model_type) + 1);
+	pgml_sha256_update(&ctx, enc->int8 ? "int8" : "float32", enc->int8 ? 5 : 8);
+	pgml_safetensors_identity(enc->st, &ctx);
+	pgml_sha256_final(&ctx, key);
+}
+
+/* Opens the encoder's derived-weights set: <derived_dir>/encoder-<dtype>.pgmlw, or in memory. */
+static pgml_status
+open_derived(pgml_encoder *enc, const pgml_encoder_opts *opts, pgml_err *err)
+{
+	uint8_t		key[32];
+	char	   *path = NULL;
+	pgml_status rc;
+
+	derived_key(enc, key);
+	if (opts != NULL && opts->derived_dir != NULL)
+	{
+		if (mkdir(opts->derived_dir, 0755) == 0 || errno == EEXIST)
+			path = pgml_asprintf("%s/encoder-%s.pgmlw", opts->derived_dir, enc->int8 ? "int8" : "float32");
+		/* a directory that cannot be made: the converted weights stay on the heap */
+	}
+	rc = pgml_derived_open(path, key, &enc->derived, err);
+	pgml_free(path);
 	return rc;
 }
 
@@ -636,9 +691,13 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 		goto fail;
 	if ((rc = pgml_safetensors_open_dir(dir, &enc->st, err)) != PGML_OK)
 		goto fail;
+	if ((rc = open_derived(enc, opts, err)) != PGML_OK)
+		goto fail;
 	if ((rc = load_weights(enc, err)) != PGML_OK)
 		goto fail;
 	if (enc->int8 && (rc = quantize_weights(enc, err)) != PGML_OK)
+		goto fail;
+	if ((rc = pgml_derived_commit(enc->derived, err)) != PGML_OK)
 		goto fail;
 
 	enc->info.model_type = enc->model_type;
@@ -648,6 +707,9 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 	enc->info.vocab_size = enc->vocab;
 	enc->info.type_vocab_size = enc->n_types;
 	enc->info.weight_bytes = pgml_safetensors_mapped_bytes(enc->st);
+	enc->info.derived_heap_bytes = pgml_derived_heap_bytes(enc->derived);
+	enc->info.derived_mapped_bytes = pgml_derived_mapped_bytes(enc->derived);
+	enc->info.derived_reused = pgml_derived_reused(enc->derived);
 	json_decref(cfg);
 	*out = enc;
 	return PGML_OK;
@@ -662,8 +724,6 @@ pgml_encoder_free(pgml_encoder *enc)
 {
 	if (enc == NULL)
 		return;
-	for (size_t i = 0; i < enc->n_owned; i++)
-		pgml_free(enc->owned[i]);
 	for (size_t l = 0; enc->layers != NULL && l < enc->n_layers; l++)
 	{
 		pgml_q8_free(&enc->layers[l].qkv8);
@@ -672,7 +732,7 @@ pgml_encoder_free(pgml_encoder *enc)
 		pgml_q8_free(&enc->layers[l].f28);
 	}
 	pgml_q8_free(&enc->proj8);
-	pgml_free(enc->owned);
+	pgml_derived_free(enc->derived);
 	pgml_free(enc->layers);
 	pgml_safetensors_close(enc->st);
 	pgml_free(enc->model_type);

@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include "pgml/json.h"
+#include "pgml/sha256.h"
 
 typedef struct st_file
 {
 	char	   *path;
 	void	   *map;
 	size_t		size;
+	uint64_t	ident[5];		/* device, inode, size, mtime seconds and nanoseconds */
 } st_file;
 
 struct pgml_safetensors
@@ -380,6 +382,11 @@ map_file(pgml_safetensors *st, const char *path, pgml_err *err)
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
 	}
 	f->size = (size_t) sb.st_size;
+	f->ident[0] = (uint64_t) sb.st_dev;
+	f->ident[1] = (uint64_t) sb.st_ino;
+	f->ident[2] = (uint64_t) sb.st_size;
+	f->ident[3] = (uint64_t) sb.st_mtim.tv_sec;
+	f->ident[4] = (uint64_t) sb.st_mtim.tv_nsec;
 	if (f->size > 0)
 	{
 		f->map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
@@ -395,6 +402,13 @@ map_file(pgml_safetensors *st, const char *path, pgml_err *err)
 	st->n_files++;
 	st->mapped += f->size;
 	return parse_file(st, f, err);
+}
+
+void
+pgml_safetensors_identity(const pgml_safetensors *st, pgml_sha256_ctx *ctx)
+{
+	for (size_t i = 0; i < st->n_files; i++)
+		pgml_sha256_update(ctx, st->files[i].ident, sizeof(st->files[i].ident));
 }
 
 void

@@ -17,6 +17,7 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -702,6 +703,7 @@ typedef struct linear_ctx
 	float	   *y;
 	bool		by_rows;
 	bool		small;			/* few rows: the AVX-512 kernel that streams each weight row once */
+	const float *xp;			/* x packed for packed_rows, or NULL */
 } linear_ctx;
 
 /*
@@ -808,6 +810,101 @@ avx512_linear_small(const linear_ctx *c, size_t c0, size_t c1)
 #undef LOAD_TAIL
 #endif
 
+#ifdef PGML_X86
+/*
+ * The packed small-batch kernel, for K <= PACK_K: x is first copied into blocks of 16 columns,
+ * xp[K/16][Tp][16] with Tp = T rounded up to 4 and zeros in the padding (at most 32 KiB: it stays in
+ * L1), so that one step over 16 columns reads 16 × Tp contiguous floats. Each weight row is then read
+ * exactly once, in order, and dotted with all Tp inputs at once (Tp accumulators in registers): the
+ * weights stream at the rate the hardware prefetcher sustains and the arithmetic overlaps the stream,
+ * where the 4 × 4 kernel above alternates a pass that waits for memory with passes that only compute.
+ * With a larger K the packed inputs would not fit in L1 and every step would reload them from L2: there
+ * the 4 × 4 kernel is faster (measured on MiniLM's 1536 → 384 layer).
+ */
+#define PACK_K 512
+
+AVX512 static inline __attribute__((always_inline)) void
+packed_rows(const linear_ctx *c, size_t c0, size_t c1, const int TP)
+{
+	size_t		K = c->K,
+				kmain = K / 16;
+	__mmask16	tail = (__mmask16) ((1u << (K % 16)) - 1);
+
+	for (size_t n = c0; n < c1; n++)
+	{
+		const float *w = c->W + n * K;
+		const char *pf = (const char *) (c->W + (n + 2 < c1 ? n + 2 : n) * K);
+		__m512		acc[16];
+		float		r[16];
+
+#pragma GCC unroll 16
+		for (int j = 0; j < TP; j++)
+			acc[j] = _mm512_setzero_ps();
+		for (size_t k = 0; k < kmain; k++)
+		{
+			__m512		wv = _mm512_loadu_ps(w + 16 * k);
+			const float *xb = c->xp + k * (size_t) TP * 16;
+
+			_mm_prefetch(pf + 64 * k, _MM_HINT_T0);	/* the row after next, a line per step */
+#pragma GCC unroll 16
+			for (int j = 0; j < TP; j++)
+				acc[j] = _mm512_fmadd_ps(_mm512_load_ps(xb + 16 * j), wv, acc[j]);
+		}
+		if (tail)
+		{
+			__m512		wv = _mm512_maskz_loadu_ps(tail, w + 16 * kmain);
+			const float *xb = c->xp + kmain * (size_t) TP * 16;
+
+#pragma GCC unroll 16
+			for (int j = 0; j < TP; j++)
+				acc[j] = _mm512_fmadd_ps(_mm512_load_ps(xb + 16 * j), wv, acc[j]);
+		}
+#pragma GCC unroll 4
+		for (int j = 0; j < TP; j += 4)
+			_mm_storeu_ps(r + j, hsum4(acc[j], acc[j + 1], acc[j + 2], acc[j + 3]));
+		for (size_t t = 0; t < c->T; t++)
+			c->y[t * c->ldy + n] = r[t];
+	}
+}
+
+AVX512 static void
+packed_rows4(const linear_ctx *c, size_t c0, size_t c1)
+{
+	packed_rows(c, c0, c1, 4);
+}
+
+AVX512 static void
+packed_rows8(const linear_ctx *c, size_t c0, size_t c1)
+{
+	packed_rows(c, c0, c1, 8);
+}
+
+AVX512 static void
+packed_rows12(const linear_ctx *c, size_t c0, size_t c1)
+{
+	packed_rows(c, c0, c1, 12);
+}
+
+AVX512 static void
+packed_rows16(const linear_ctx *c, size_t c0, size_t c1)
+{
+	packed_rows(c, c0, c1, 16);
+}
+
+/* Copies x [T, K] into xp[K/16][Tp][16] (zero padded). */
+static void
+pack_small_x(const float *x, size_t ldx, size_t T, size_t K, float *xp)
+{
+	size_t		Tp = (T + 3) & ~(size_t) 3,
+				kb = (K + 15) / 16;
+
+	memset(xp, 0, kb * Tp * 16 * sizeof(float));
+	for (size_t t = 0; t < T; t++)
+		for (size_t k = 0; k < K; k++)
+			xp[(k / 16) * Tp * 16 + t * 16 + k % 16] = x[t * ldx + k];
+}
+#endif
+
 /* Computes rows [r0, r1) and columns [c0, c1) of y. */
 static void
 linear_part(const linear_ctx *c, size_t r0, size_t r1, size_t c0, size_t c1)
@@ -819,7 +916,20 @@ linear_part(const linear_ctx *c, size_t r0, size_t r1, size_t c0, size_t c1)
 	if (rows == 0 || cols == 0)
 		return;
 #ifdef PGML_X86
-	if (c->small)
+	if (c->xp != NULL)
+	{
+		size_t		Tp = (c->T + 3) / 4;
+
+		if (Tp == 1)
+			packed_rows4(c, c0, c1);
+		else if (Tp == 2)
+			packed_rows8(c, c0, c1);
+		else if (Tp == 3)
+			packed_rows12(c, c0, c1);
+		else
+			packed_rows16(c, c0, c1);
+	}
+	else if (c->small)
 		avx512_linear_small(c, c0, c1);
 	else
 #endif
@@ -852,7 +962,10 @@ pgml_status
 pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W, const float *b,
 			size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err)
 {
-	linear_ctx	c = {x, ldx, T, K, N, ldy, 0, W, b, act, y, true, false};
+	linear_ctx	c = {x, ldx, T, K, N, ldy, 0, W, b, act, y, true, false, NULL};
+#ifdef PGML_X86
+	float		xp[SMALL_T * PACK_K] __attribute__((aligned(64)));	/* 32 KiB */
+#endif
 	size_t		nt = (size_t) pgml_pool_size(pool);
 	size_t		parts;
 
@@ -861,6 +974,11 @@ pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, con
 	pthread_once(&once, choose);
 #ifdef PGML_X86
 	c.small = use_avx512 && T <= SMALL_T;
+	if (c.small && K <= PACK_K)
+	{
+		pack_small_x(x, ldx, T, K, xp);
+		c.xp = xp;
+	}
 #endif
 	if (T > INT32_MAX || K > INT32_MAX || N > INT32_MAX || ldx > INT32_MAX || ldy > INT32_MAX)
 		return pgml_error(err, PGML_ERR_LIMIT, "matrix too large for sgemm");
@@ -885,8 +1003,15 @@ pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, con
 	}
 	else
 	{
+		/*
+		 * The small-batch kernels read each weight row once whatever the split, so they take four
+		 * blocks per worker: a worker that starts late (descheduled, or waking) has its share taken
+		 * by the others. sgemm repacks per block, so it keeps one block per worker.
+		 */
+		size_t		blocks = c.small ? 4 * nt : nt;
+
 		c.by_rows = false;
-		c.block = ((N + nt - 1) / nt + 15) / 16 * 16;
+		c.block = ((N + blocks - 1) / blocks + 15) / 16 * 16;
 		parts = (N + c.block - 1) / c.block;
 	}
 	return pgml_parallel_for(pool, parts, 1, linear_range, &c, err);

@@ -49,9 +49,12 @@ pgml_q8_free(pgml_q8_weight *q)
 {
 	if (q == NULL)
 		return;
-	pgml_free(q->w);
-	pgml_free(q->scale);
-	pgml_free(q->wsum);
+	if (!q->borrowed)
+	{
+		pgml_free(q->w);
+		pgml_free(q->scale);
+		pgml_free(q->wsum);
+	}
 	memset(q, 0, sizeof(*q));
 }
 

@@ -129,6 +129,18 @@ ok(-l "$repo_dir/snapshots/$commit/config.json" && -f "$repo_dir/snapshots/$comm
 ok(-l "$repo_dir/snapshots/$commit/1_Pooling/config.json", 'nested module file in the snapshot');
 ok(-f "$repo_dir/snapshots/$commit/model.safetensors", 'weights in the snapshot');
 
+# int8 weights are quantized once, written next to the model and mapped by the next backend.
+my $derived = "$repo_dir/snapshots/$commit/.pgml/encoder-int8.pgmlw";
+my $i8 = $node->safe_psql('postgres', "SELECT pgml.embed('$tiny', 'hello derived weights', '{\"dtype\": \"int8\"}')::text");
+ok(-f $derived, 'int8 weights written to the model\'s .pgml directory');
+my $ino = -f $derived ? (stat $derived)[1] : 0;
+is($node->safe_psql('postgres', "SELECT pgml.embed('$tiny', 'hello derived weights', '{\"dtype\": \"int8\"}')::text"),
+	$i8, 'a new backend maps the written int8 weights: the same embedding');
+is(-f $derived ? (stat $derived)[1] : -1, $ino, 'the file is not rewritten by the second backend');
+is($node->safe_psql('postgres', qq{SELECT (SELECT sum(x::float8 * y) / sqrt(sum(x::float8 * x) * sum(y::float8 * y)) > 0.99
+	FROM unnest(pgml.embed('$tiny', 'hello derived weights'), '$i8'::real[]) u(x, y))}),
+	't', 'int8 embedding close to float32');
+
 # With the hub gone, a new backend (empty model cache) still loads from the cache directory.
 stop_hub();
 ($n, $close, $cos) = split /\|/, $node->safe_psql('postgres',
