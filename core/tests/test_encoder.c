@@ -238,7 +238,7 @@ check_model_int8(const char *name)
 TEST(encoder_int8_close_to_transformers)
 {
 	static const char *const names[] = {"bert", "bert_gelu_new", "bert_f16", "roberta", "xlm_roberta",
-	"distilbert", "electra", "mpnet", "nomic_bert", NULL};
+	"distilbert", "electra", "mpnet", "nomic_bert", "gte_new", NULL};
 
 	for (int i = 0; names[i] != NULL; i++)
 		check_model_int8(names[i]);
@@ -254,6 +254,7 @@ TEST(encoder_distilbert_matches_transformers) { check_model("distilbert"); }
 TEST(encoder_electra_matches_transformers) { check_model("electra"); }
 TEST(encoder_mpnet_matches_transformers) { check_model("mpnet"); }
 TEST(encoder_nomic_bert_matches_reference) { check_model("nomic_bert"); }
+TEST(encoder_gte_new_matches_reference) { check_model("gte_new"); }
 
 TEST(encoder_minilm_real_model)
 {
@@ -591,7 +592,8 @@ TEST(encoder_forward_concurrent_calls)
  */
 TEST(encoder_padding_compaction_and_holes)
 {
-	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", "mpnet", "distilbert", NULL};
+	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", "mpnet", "distilbert", "gte_new",
+	NULL};
 
 	for (int m = 0; names[m] != NULL; m++)
 	{
@@ -645,7 +647,7 @@ TEST(encoder_forward_allocation_failures)
 		const char *name;
 		const char *dtype;
 	}			cases[] = {{"bert", NULL}, {"bert", "int8"}, {"electra", "int8"}, {"nomic_bert", NULL},
-	{"nomic_bert", "int8"}, {"mpnet", NULL}};
+	{"nomic_bert", "int8"}, {"mpnet", NULL}, {"gte_new", NULL}, {"gte_new", "int8"}};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 	{
