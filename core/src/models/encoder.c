@@ -35,6 +35,7 @@
 #include "pgml/transformer.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,11 +234,31 @@ cfg_int(const json_t *cfg, const char *key, int64_t def, int64_t min, int64_t ma
 #define REQ INT64_MIN
 #define BIG ((int64_t) 1 << 24)
 
-/* Reports a "new" config.json value that the reference code accepts but this encoder does not implement. */
+/* Rewraps err's message as "invalid config.json: <what>: <message>" (copied first: it is both source and target). */
 static pgml_status
-new_unsupported(pgml_err *err, const char *key, const char *what)
+cfg_invalid(pgml_err *err, const char *what)
 {
-	pgml_error(err, PGML_ERR_NOT_SUPPORTED, "\"new\" model config.json: %s %s is not supported", key, what);
+	char		msg[PGML_ERR_MSG_LEN];
+
+	snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+	if (what != NULL)
+		return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s: %s", what, msg);
+	return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", msg);
+}
+
+/* Reports a "new" config.json setting that the reference code accepts but this encoder does not implement. */
+static pgml_status new_unsupported(pgml_err *err, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static pgml_status
+new_unsupported(pgml_err *err, const char *fmt,...)
+{
+	char		what[128];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	pgml_error(err, PGML_ERR_NOT_SUPPORTED, "model type \"new\" with %s is not supported", what);
 	pgml_err_hint(err, "Supported: position_embedding_type \"rope\", layer_norm_type \"layer_norm\", "
 				  "pack_qkv true, rope_scaling null or {\"type\": \"ntk\", \"factor\" >= 1} without mixed_b, "
 				  "logn_attention_scale false.");
@@ -275,16 +296,16 @@ parse_new_config(pgml_encoder *enc, const json_t *cfg, const char **act, double 
 		pgml_json_get_real(cfg, "rope_theta", 10000, 1e-6, 1e12, &enc->rot_base, err) ||
 		pgml_json_get_bool(cfg, "pack_qkv", true, &pack, err) ||
 		pgml_json_get_bool(cfg, "logn_attention_scale", false, &logn, err))
-		return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+		return cfg_invalid(err, NULL);
 	if (strcmp(pet, "rope") != 0)
-		return new_unsupported(err, "position_embedding_type", pet);
+		return new_unsupported(err, "position_embedding_type \"%s\"", pet);
 	if (strcmp(lnt, "layer_norm") != 0)
-		return new_unsupported(err, "layer_norm_type", lnt);	/* rms_norm */
+		return new_unsupported(err, "layer_norm_type \"%s\"", lnt);	/* rms_norm */
 	if (!pack)
-		return new_unsupported(err, "pack_qkv", "false");
+		return new_unsupported(err, "pack_qkv false");
 	/* log-n scaling of Q by log(length) / log(max_position_embeddings): not used by the gte models */
 	if (logn)
-		return new_unsupported(err, "logn_attention_scale", "true");
+		return new_unsupported(err, "logn_attention_scale true");
 	enc->rope_factor = 1;
 	if (rs != NULL && !json_is_null(rs))
 	{
@@ -295,20 +316,20 @@ parse_new_config(pgml_encoder *enc, const json_t *cfg, const char **act, double 
 			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: \"rope_scaling\" must be an object");
 		if (pgml_json_get_string(rs, "type", NULL, &type, err) ||
 			pgml_json_get_real(rs, "factor", 1, 0, 1e6, &enc->rope_factor, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: rope_scaling: %s", err ? err->msg : "");
+			return cfg_invalid(err, "rope_scaling");
 		if (type == NULL)
 			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: rope_scaling has no \"type\"");
 		if (strcmp(type, "ntk") != 0)
-			return new_unsupported(err, "rope_scaling type", type);
+			return new_unsupported(err, "rope_scaling type \"%s\"", type);
 		if ((mb = json_object_get(rs, "mixed_b")) != NULL && !json_is_null(mb))
-			return new_unsupported(err, "rope_scaling", "with mixed_b");
+			return new_unsupported(err, "rope_scaling mixed_b");
 
 		/*
 		 * Below 1 the reference scales only once a sequence is longer than max_position_embeddings (its
 		 * cache covers max_position_embeddings · factor rows at first): a length-dependent rule not done here.
 		 */
 		if (enc->rope_factor < 1)
-			return new_unsupported(err, "rope_scaling factor", "below 1");
+			return new_unsupported(err, "rope_scaling factor %g", enc->rope_factor);
 	}
 	enc->E = enc->H;
 	enc->pos_rows = 0;
@@ -361,7 +382,7 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 			pgml_json_get_bool(cfg, "qkv_proj_bias", true, &enc->nomic_qkv_bias, err) ||
 			pgml_json_get_bool(cfg, "mlp_fc1_bias", true, &enc->nomic_fc1_bias, err) ||
 			pgml_json_get_bool(cfg, "mlp_fc2_bias", true, &enc->nomic_fc2_bias, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+			return cfg_invalid(err, NULL);
 		if (json_is_number(json_object_get(cfg, "rotary_scaling_factor")))
 			scaling = "rotary_scaling_factor";
 		if (strcmp(act, "swiglu") != 0 || interleaved || prenorm || frac <= 0 || scaling != NULL ||
@@ -396,7 +417,7 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 			return rc;
 		if (pgml_json_get_string(cfg, "activation", "gelu", &act, err) ||
 			pgml_json_get_bool(cfg, "sinusoidal_pos_embds", false, &sinus, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+			return cfg_invalid(err, NULL);
 		enc->E = enc->H;
 		enc->n_types = 0;
 		enc->pos_rows = maxpos;
@@ -417,7 +438,7 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 		if (pgml_json_get_string(cfg, "hidden_act", "gelu", &act, err) ||
 			pgml_json_get_string(cfg, "position_embedding_type", "absolute", &pet, err) ||
 			pgml_json_get_real(cfg, "layer_norm_eps", enc->arch == ARCH_MPNET ? 1e-5 : 1e-12, 0, 1, &eps, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+			return cfg_invalid(err, NULL);
 		if (strcmp(pet, "absolute") != 0)
 		{
 			pgml_error(err, PGML_ERR_NOT_SUPPORTED, "position_embedding_type \"%s\" is not supported", pet);
