@@ -1,6 +1,6 @@
 /*
  * encoder.c — transformer encoders (see pgml/transformer.h): BERT, RoBERTa, XLM-RoBERTa, DistilBERT,
- * MPNet, ELECTRA, NomicBERT and Alibaba's "new" (gte-v1.5, gte-multilingual).
+ * MPNet, ELECTRA, NomicBERT and Alibaba's "new" (the gte-v1.5 models).
  *
  * All of them are the same post-LayerNorm encoder:
  *
@@ -543,6 +543,7 @@ new_rope_freqs(pgml_encoder *enc, pgml_err *err)
 	float	   *inv = pgml_malloc((d / 2 + 1) * sizeof(float));
 	float		base = (float) (enc->rot_base * enc->rope_factor);
 	float		div = (float) pow(enc->rope_factor, 2.0 / (double) d);
+	pgml_status rc;
 
 	if (inv == NULL)
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
@@ -552,8 +553,9 @@ new_rope_freqs(pgml_encoder *enc, pgml_err *err)
 		if (enc->rope_factor != 1)
 			inv[i] /= div;
 	}
-	enc->rope_inv = inv;
-	return own(enc, inv, err);
+	if ((rc = own(enc, inv, err)) == PGML_OK)
+		enc->rope_inv = inv;
+	return rc;
 }
 
 /* "new" weights (NewModel names: qkv_proj packs Q, K, V in that order; up_gate_proj has no bias). */
