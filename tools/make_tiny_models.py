@@ -17,6 +17,10 @@ non-trivial (a kernel that forgets one of them fails the comparison). Variants:
   nomic_bert      NomicBERT (no class in transformers): config.json with nomic-ai's field names and random
                   weights written with numpy under its weight names (no biases in attention and MLP, rotary
                   over half of each head, SwiGLU, 2 token types); checked against tools/reference only
+  gte_new         Alibaba-NLP/new-impl's NewModel ("model_type": "new", the gte-v1.5 models; no class in
+                  transformers): config.json shaped like gte-large-en-v1.5's (rope, NTK rope_scaling factor 2,
+                  packed qkv, GeGLU, 2 token types), random numpy weights under NewModel's names; checked
+                  against tools/reference only
 """
 import os
 import shutil
@@ -135,8 +139,61 @@ def nomic():
         json.dump(cfg, fh, indent=2)
 
 
+def gte_new():
+    """A tiny "new" model (gte-v1.5 architecture) in new-impl's config and weight layout.
+
+    rope_theta is 1000 rather than gte's 160000 / 500000 so that most of the 8 frequency pairs of a
+    16-wide head turn noticeably within the fixtures' 7 positions: a wrong rotary or NTK formula then
+    shows. max_position_embeddings 64 is above those 7 positions, where only a formula that scales at every
+    length (the reference's) scales at all.
+    """
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(9)
+    H, heads, L, inter, vocab, types = 64, 4, 2, 128, 512, 2
+    cfg = {
+        "architectures": ["NewModel"], "model_type": "new",
+        "auto_map": {"AutoConfig": "Alibaba-NLP/new-impl--configuration.NewConfig",
+                     "AutoModel": "Alibaba-NLP/new-impl--modeling.NewModel"},
+        "attention_probs_dropout_prob": 0.0, "classifier_dropout": None, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1, "hidden_size": H, "initializer_range": 0.02, "intermediate_size": inter,
+        "layer_norm_eps": 1e-12, "layer_norm_type": "layer_norm", "logn_attention_clip1": False,
+        "logn_attention_scale": False, "max_position_embeddings": 64, "num_attention_heads": heads,
+        "num_hidden_layers": L, "pack_qkv": True, "pad_token_id": 0, "position_embedding_type": "rope",
+        "rope_scaling": {"factor": 2.0, "type": "ntk"}, "rope_theta": 1000, "torch_dtype": "float32",
+        "type_vocab_size": types, "unpad_inputs": False, "use_memory_efficient_attention": False,
+        "vocab_size": vocab,
+    }
+    f = lambda *shape, s=0.1: (rng.standard_normal(shape) * s).astype(np.float32)
+    w = {"embeddings.word_embeddings.weight": f(vocab, H, s=1.0),
+         "embeddings.token_type_embeddings.weight": f(types, H, s=1.0),
+         "embeddings.LayerNorm.weight": 1 + f(H), "embeddings.LayerNorm.bias": f(H)}
+    for i in range(L):
+        p = f"encoder.layer.{i}."
+        w[p + "attention.qkv_proj.weight"] = f(3 * H, H)
+        w[p + "attention.qkv_proj.bias"] = f(3 * H)
+        w[p + "attention.o_proj.weight"] = f(H, H)
+        w[p + "attention.o_proj.bias"] = f(H)
+        w[p + "mlp.up_gate_proj.weight"] = f(2 * inter, H)
+        w[p + "mlp.down_proj.weight"] = f(H, inter)
+        w[p + "mlp.down_proj.bias"] = f(H)
+        for n in ("attn_ln", "mlp_ln"):
+            w[p + n + ".weight"] = 1 + f(H)
+            w[p + n + ".bias"] = f(H)
+    out = os.path.join(ROOT, "gte_new")
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    save_file(w, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(out, "config.json"), "w") as fh:
+        json.dump(cfg, fh, indent=2)
+
+
 def main():
     nomic()
+    gte_new()
     models = build()
     for name, m in models.items():
         m.eval()

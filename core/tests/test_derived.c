@@ -384,5 +384,6 @@ TEST(derived_encoder_outputs_identical)
 	check_model("bert", "int8", true);
 	check_model("nomic_bert", "int8", true);
 	check_model("electra", "int8", true);	/* with the embedding projection */
+	check_model("gte_new", "int8", true);
 	check_model("bert", "float32", false);
 }

@@ -193,6 +193,12 @@ TEST(embed_tiny_bert_every_pooling_without_prompt)
 	check_model("tiny-bert-multi", "max+mean_sqrt_len+weightedmean+lasttoken", 128, 48);
 }
 
+/* gte-v1.5 architecture ("new": rope with NTK scaling, GeGLU), CLS pooling and Normalize as gte-base-en-v1.5 */
+TEST(embed_tiny_gte_cls_normalize)
+{
+	check_model("tiny-gte-cls", "cls", 32, 48);
+}
+
 /* The real all-MiniLM-L6-v2 on the whole corpus (>= 200 sentences), when its files are here. */
 static char *
 find_minilm(void)

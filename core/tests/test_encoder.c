@@ -238,7 +238,7 @@ check_model_int8(const char *name)
 TEST(encoder_int8_close_to_transformers)
 {
 	static const char *const names[] = {"bert", "bert_gelu_new", "bert_f16", "roberta", "xlm_roberta",
-	"distilbert", "electra", "mpnet", "nomic_bert", NULL};
+	"distilbert", "electra", "mpnet", "nomic_bert", "gte_new", NULL};
 
 	for (int i = 0; names[i] != NULL; i++)
 		check_model_int8(names[i]);
@@ -254,6 +254,7 @@ TEST(encoder_distilbert_matches_transformers) { check_model("distilbert"); }
 TEST(encoder_electra_matches_transformers) { check_model("electra"); }
 TEST(encoder_mpnet_matches_transformers) { check_model("mpnet"); }
 TEST(encoder_nomic_bert_matches_reference) { check_model("nomic_bert"); }
+TEST(encoder_gte_new_matches_reference) { check_model("gte_new"); }
 
 TEST(encoder_minilm_real_model)
 {
@@ -299,9 +300,9 @@ write_file(const char *dir, const char *name, const void *data, size_t len)
 	fclose(f);
 }
 
-/* A scratch model directory: config.json from text, model.safetensors copied from the bert fixture. */
+/* A scratch model directory: config.json from text, model.safetensors copied from fixture model `from`. */
 static void
-make_dir(char *dir, size_t len, const char *config)
+make_dir_from(char *dir, size_t len, const char *config, const char *from)
 {
 	char		src[256],
 				path[600];
@@ -312,7 +313,7 @@ make_dir(char *dir, size_t len, const char *config)
 	snprintf(dir, len, "/tmp/pgml_enc_test_%d", (int) getpid());
 	mkdir(dir, 0700);
 	write_file(dir, "config.json", config, strlen(config));
-	model_dir("bert", src, sizeof(src));
+	model_dir(from, src, sizeof(src));
 	snprintf(path, sizeof(path), "%s/model.safetensors", src);
 	in = fopen(path, "rb");
 	if (in == NULL)
@@ -328,6 +329,12 @@ make_dir(char *dir, size_t len, const char *config)
 }
 
 static void
+make_dir(char *dir, size_t len, const char *config)
+{
+	make_dir_from(dir, len, config, "bert");
+}
+
+static void
 remove_dir(const char *dir)
 {
 	char		path[600];
@@ -339,14 +346,11 @@ remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* The tiny bert config with key set to the JSON value text (key NULL: unchanged). */
+/* The JSON object text base with key set to the JSON value text (key NULL: unchanged). */
 static const char *
-bert_cfg(const char *key, const char *value)
+cfg_with(const char *base, const char *key, const char *value)
 {
 	static char buf[1024];
-	const char *base = "{\"model_type\": \"bert\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
-		"\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 512, "
-		"\"max_position_embeddings\": 64, \"type_vocab_size\": 2}";
 	json_t	   *o = NULL,
 			   *v = NULL;
 	pgml_err	err;
@@ -365,6 +369,27 @@ bert_cfg(const char *key, const char *value)
 	pgml_free(text);
 	json_decref(o);
 	return buf;
+}
+
+/* The tiny bert config with key set to the JSON value text (key NULL: unchanged). */
+static const char *
+bert_cfg(const char *key, const char *value)
+{
+	return cfg_with("{\"model_type\": \"bert\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
+					"\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 512, "
+					"\"max_position_embeddings\": 64, \"type_vocab_size\": 2}", key, value);
+}
+
+/* The tiny gte_new config (as tools/make_tiny_models.py writes it) with key set to the JSON value text. */
+static const char *
+new_cfg(const char *key, const char *value)
+{
+	return cfg_with("{\"model_type\": \"new\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+					"\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 512, "
+					"\"max_position_embeddings\": 64, \"type_vocab_size\": 2, \"hidden_act\": \"gelu\", "
+					"\"layer_norm_type\": \"layer_norm\", \"position_embedding_type\": \"rope\", "
+					"\"rope_theta\": 1000, \"rope_scaling\": {\"factor\": 2.0, \"type\": \"ntk\"}, "
+					"\"pack_qkv\": true, \"logn_attention_scale\": false}", key, value);
 }
 
 TEST(encoder_config_errors)
@@ -451,6 +476,116 @@ TEST(encoder_config_errors)
 	pgml_encoder_free(enc);
 	remove_dir(dir);
 	pgml_encoder_free(NULL);
+}
+
+/* "new" (gte-v1.5): variants the reference has but we do not implement are refused, naming the setting. */
+TEST(encoder_new_config_errors)
+{
+	static const struct
+	{
+		const char *key;
+		const char *value;
+		pgml_status expect;
+		const char *in_msg;
+	}			cases[] = {
+		{"rope_scaling", "{\"type\": \"linear\", \"factor\": 2}", PGML_ERR_NOT_SUPPORTED, "rope_scaling type \"linear\""},
+		{"rope_scaling", "{\"type\": \"dynamic\", \"factor\": 2}", PGML_ERR_NOT_SUPPORTED, "\"dynamic\""},
+		{"rope_scaling", "{\"type\": \"ntk\", \"factor\": 2, \"mixed_b\": 0.5}", PGML_ERR_NOT_SUPPORTED, "mixed_b"},
+		{"rope_scaling", "{\"type\": \"ntk\", \"factor\": 0.5}", PGML_ERR_NOT_SUPPORTED, "factor 0.5"},
+		{"rope_scaling", "{\"factor\": 2}", PGML_ERR_CORRUPT, "rope_scaling has no \"type\""},
+		{"rope_scaling", "{\"type\": \"ntk\", \"factor\": \"two\"}", PGML_ERR_CORRUPT, "rope_scaling"},
+		{"rope_scaling", "\"ntk\"", PGML_ERR_CORRUPT, "rope_scaling"},
+		{"layer_norm_type", "\"rms_norm\"", PGML_ERR_NOT_SUPPORTED, "layer_norm_type \"rms_norm\""},
+		{"position_embedding_type", "\"absolute\"", PGML_ERR_NOT_SUPPORTED, "position_embedding_type"},
+		{"pack_qkv", "false", PGML_ERR_NOT_SUPPORTED, "pack_qkv false"},
+		{"logn_attention_scale", "true", PGML_ERR_NOT_SUPPORTED, "logn_attention_scale"},
+		{"hidden_act", "\"mish\"", PGML_ERR_NOT_SUPPORTED, "mish"},
+		{"rope_theta", "-1", PGML_ERR_CORRUPT, "rope_theta"},
+		{"num_attention_heads", "5", PGML_ERR_CORRUPT, "multiple"},
+		/* head size 60 / 4 = 15: rotate-half needs an even head */
+		{"hidden_size", "60", PGML_ERR_CORRUPT, "odd"},
+		/* shapes that disagree with the gte_new weights */
+		{"intermediate_size", "100", PGML_ERR_CORRUPT, "mlp.up_gate_proj.weight"},
+		{"type_vocab_size", "3", PGML_ERR_CORRUPT, "token_type_embeddings"},
+		{"num_hidden_layers", "3", PGML_ERR_CORRUPT, "encoder.layer.2.attention.qkv_proj.weight"},
+	};
+	char		dir[256];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		pgml_status rc;
+
+		make_dir_from(dir, sizeof(dir), new_cfg(cases[i].key, cases[i].value), "gte_new");
+		rc = pgml_encoder_load(dir, NULL, &enc, &err);
+		CHECK_INT(rc, cases[i].expect);
+		CHECK(enc == NULL);
+		if (rc != PGML_OK && strstr(err.msg, cases[i].in_msg) == NULL)
+			test_fail(__FILE__, __LINE__, "%s = %s: message \"%s\" does not name \"%s\"", cases[i].key,
+					  cases[i].value, err.msg, cases[i].in_msg);
+		pgml_encoder_free(enc);
+		enc = NULL;
+		remove_dir(dir);
+	}
+
+	/* the scratch config loads with the real weights; null rope_scaling and no pack_qkv key are fine too */
+	make_dir_from(dir, sizeof(dir), new_cfg(NULL, NULL), "gte_new");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_OK);
+	pgml_encoder_free(enc);
+	remove_dir(dir);
+	make_dir_from(dir, sizeof(dir), new_cfg("rope_scaling", "null"), "gte_new");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_OK);
+	pgml_encoder_free(enc);
+	remove_dir(dir);
+
+	/* a "new" config over bert's weights: the first layer tensor is missing */
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"new\", \"hidden_size\": 32, \"num_hidden_layers\": 2, "
+			 "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 512, \"type_vocab_size\": 2}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK_STR(err.msg, "tensor \"encoder.layer.0.attention.qkv_proj.weight\" is missing from the checkpoint");
+	remove_dir(dir);
+	make_dir(dir, sizeof(dir), "{\"model_type\": \"new\", \"hidden_size\": 32}");
+	CHECK_INT(pgml_encoder_load(dir, NULL, &enc, &err), PGML_ERR_CORRUPT);
+	CHECK_STR(err.msg, "config.json has no \"num_hidden_layers\"");
+	remove_dir(dir);
+}
+
+/* gte_new: info, limits and bad ids as for BERT; token types 0 and 1 only. */
+TEST(encoder_new_info_and_bad_input)
+{
+	char		dir[256];
+	pgml_encoder *enc = NULL;
+	pgml_err	err;
+	const pgml_encoder_info *info;
+	int32_t		ids[65] = {2, 7, 9, 4};
+	int32_t		types[65] = {0, 1, 1, 0};
+	uint8_t		mask[65];
+	float	   *out = calloc(65 * 64, sizeof(float));
+
+	REQUIRE(pgml_encoder_load(model_dir("gte_new", dir, sizeof(dir)), NULL, &enc, &err) == PGML_OK);
+	info = pgml_encoder_get_info(enc);
+	CHECK_STR(info->model_type, "new");
+	CHECK_INT(info->hidden_size, 64);
+	CHECK_INT(info->num_layers, 2);
+	CHECK_INT(info->max_positions, 64);
+	CHECK_INT(info->type_vocab_size, 2);
+	memset(mask, 1, sizeof(mask));
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_OK);
+	types[1] = 2;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, types, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	ids[1] = 512;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 4, ids, mask, NULL, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	ids[1] = 7;
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 65, ids, mask, NULL, out, &err), PGML_ERR_INVALID_ARGUMENT);
+	CHECK(strstr(err.msg, "too long") != NULL);
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 64, ids, mask, NULL, out, &err), PGML_OK);
+	memset(mask, 0, sizeof(mask));
+	CHECK_INT(pgml_encoder_forward(enc, NULL, 1, 64, ids, mask, NULL, out, &err), PGML_OK);
+	for (size_t i = 0; i < 64 * 64; i++)
+		CHECK(isfinite(out[i]));
+	free(out);
+	pgml_encoder_free(enc);
 }
 
 TEST(encoder_forward_rejects_bad_input)
@@ -591,7 +726,8 @@ TEST(encoder_forward_concurrent_calls)
  */
 TEST(encoder_padding_compaction_and_holes)
 {
-	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", "mpnet", "distilbert", NULL};
+	static const char *const names[] = {"bert", "roberta", "nomic_bert", "electra", "mpnet", "distilbert", "gte_new",
+	NULL};
 
 	for (int m = 0; names[m] != NULL; m++)
 	{
@@ -645,7 +781,7 @@ TEST(encoder_forward_allocation_failures)
 		const char *name;
 		const char *dtype;
 	}			cases[] = {{"bert", NULL}, {"bert", "int8"}, {"electra", "int8"}, {"nomic_bert", NULL},
-	{"nomic_bert", "int8"}, {"mpnet", NULL}};
+	{"nomic_bert", "int8"}, {"mpnet", NULL}, {"gte_new", NULL}, {"gte_new", "int8"}};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
 	{

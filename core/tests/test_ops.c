@@ -263,6 +263,72 @@ TEST(ops_rotary_rotates_pairs)
 	CHECK_NEAR(x[9], cos(0.01) - sin(0.01), 1e-6);
 }
 
+/* pgml_rotary_freqs with the plain 1 / base^(2i / d) table is pgml_rotary; with scaled ones, the angle is p · inv. */
+TEST(ops_rotary_freqs)
+{
+	float		x[5 * 24],
+				y[5 * 24],
+				inv[4];
+
+	fill(x, 5 * 24, 2.0f);
+	memcpy(y, x, sizeof(x));
+	for (int i = 0; i < 4; i++)
+		inv[i] = 1.0f / powf(500.0f, (float) (2 * i) / 8.0f);
+	/* 5 positions, 2 heads of 12 dims of which 8 rotate, row stride 24 */
+	pgml_rotary(x, 5, 24, 2, 12, 8, 500.0);
+	pgml_rotary_freqs(y, 5, 24, 2, 12, 8, inv);
+	for (int i = 0; i < 5 * 24; i++)
+		CHECK(x[i] == y[i]);
+
+	/* an NTK-like table: pair 1 at position 3 turns by 3 · 0.3 radians, dims past rot_dims untouched */
+	for (int i = 0; i < 16; i++)
+		x[i] = (float) (i + 1);
+	memcpy(y, x, 16 * sizeof(float));
+	inv[0] = 0.5f;
+	inv[1] = 0.3f;
+	pgml_rotary_freqs(x, 4, 4, 1, 4, 4, inv);
+	CHECK_NEAR(x[12 + 1], y[12 + 1] * cos(0.9) - y[12 + 3] * sin(0.9), 1e-6);
+	CHECK_NEAR(x[12 + 3], y[12 + 3] * cos(0.9) + y[12 + 1] * sin(0.9), 1e-6);
+	CHECK_NEAR(x[12 + 0], y[12 + 0] * cos(1.5) - y[12 + 2] * sin(1.5), 1e-6);
+	CHECK(x[0] == y[0] && x[1] == y[1]);	/* position 0 */
+}
+
+/* act(gate) · up, vector and plain C; silu is pgml_swiglu */
+TEST(ops_glu_matches_reference)
+{
+	static const pgml_act acts[] = {PGML_ACT_NONE, PGML_ACT_GELU, PGML_ACT_GELU_TANH, PGML_ACT_RELU, PGML_ACT_SILU};
+	float		gate[203],
+				up[203],
+				a[203],
+				b[203];
+
+	for (size_t k = 0; k < sizeof(acts) / sizeof(acts[0]); k++)
+		for (size_t n = 1; n <= 203; n += 17)
+		{
+			fill(gate, n, 8.0f);
+			fill(up, n, 2.0f);
+			gate[0] = -30.0f;
+			pgml_glu(gate, up, a, n, acts[k]);
+			pgml_glu_ref(gate, up, b, n, acts[k]);
+			for (size_t i = 0; i < n; i++)
+				CHECK_NEAR(a[i], b[i], 2e-6 * (1 + fabs(b[i])));
+			if (acts[k] == PGML_ACT_SILU)
+			{
+				pgml_swiglu(gate, up, b, n);
+				for (size_t i = 0; i < n; i++)
+					CHECK_NEAR(a[i], b[i], 2e-6 * (1 + fabs(b[i])));
+			}
+		}
+	/* exact GeGLU values; out may be up */
+	gate[0] = 1.0f;
+	gate[1] = -1.0f;
+	up[0] = 2.0f;
+	up[1] = 3.0f;
+	pgml_glu(gate, up, up, 2, PGML_ACT_GELU);
+	CHECK_NEAR(up[0], 2 * 0.8413447460685429, 2e-6);
+	CHECK_NEAR(up[1], 3 * -0.15865525393145707, 2e-6);
+}
+
 TEST(ops_linear_q8_matches_reference_and_f32)
 {
 	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {50, 64, 96}, {3, 130, 300}, {29, 384, 64}};

@@ -2,7 +2,8 @@
 
 Used by tools/make_fixtures.py to cross-check transformers (and so the fixtures) with a second
 implementation written from the architectures' definitions: bert (and electra, roberta, xlm-roberta,
-which share its layer), distilbert and mpnet.
+which share its layer), distilbert and mpnet. For nomic_bert and new (Alibaba-NLP/new-impl, the gte-v1.5
+models), which transformers has no class for, the numpy code here is one of the oracles.
 """
 import json
 import math
@@ -22,7 +23,7 @@ def load_weights(d):
         w.update(load_file(os.path.join(d, "model.safetensors")))
     out = {}
     for k, v in w.items():
-        for p in ("bert.", "roberta.", "electra.", "distilbert.", "mpnet."):
+        for p in ("bert.", "roberta.", "electra.", "distilbert.", "mpnet.", "new."):
             if k.startswith(p):
                 k = k[len(p):]
         out[k] = v.float().numpy() if v.is_floating_point() else v.numpy()
@@ -40,6 +41,8 @@ def act(x, name):
         return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
     if name == "relu":
         return np.maximum(x, 0)
+    if name in ("silu", "swish"):
+        return x / (1.0 + np.exp(-x))
     raise ValueError(name)
 
 
@@ -162,6 +165,75 @@ def nomic_forward(w, cfg, ids, mask, type_ids):
     return x
 
 
+def new_inv_freq(cfg):
+    """NewModel's rotary inverse frequencies in float32 (NTKScalingRotaryEmbedding when rope_scaling is ntk).
+
+    The reference builds its cos/sin cache at load for max_position_embeddings * factor positions; that is
+    past max_position_embeddings, its test for scaling, so the scaled frequencies apply at every length:
+    base theta * factor, then every frequency divided by factor^(2 / head_dim).
+    """
+    d = cfg["hidden_size"] // cfg["num_attention_heads"]
+    theta = float(cfg.get("rope_theta", 10000.0))
+    rs = cfg.get("rope_scaling")
+    factor = 1.0
+    if rs is not None:
+        assert rs["type"] == "ntk" and rs.get("mixed_b") is None and rs["factor"] >= 1, rs
+        factor = float(rs["factor"])
+    exps = (np.arange(0, d, 2, dtype=np.float32) / np.float32(d)).astype(np.float32)
+    inv = (np.float32(1.0) / np.power(np.float32(theta * factor), exps)).astype(np.float32)
+    if rs is not None:
+        inv = (inv / np.float32(factor ** (2.0 / d))).astype(np.float32)
+    return inv
+
+
+def rotary_inv(x, heads, inv):
+    """Rotate-half rotary embedding of x[B, S, H] over whole heads with given inverse frequencies."""
+    B, S, H = x.shape
+    dh = H // heads
+    ang = (np.arange(S, dtype=np.float32)[:, None] * inv[None, :]).astype(np.float32)
+    cos, sin = np.cos(ang).astype(np.float64), np.sin(ang).astype(np.float64)
+    x = x.reshape(B, S, heads, dh).copy()
+    half = dh // 2
+    a, b = x[..., :half].copy(), x[..., half:].copy()
+    x[..., :half] = a * cos[None, :, None, :] - b * sin[None, :, None, :]
+    x[..., half:] = b * cos[None, :, None, :] + a * sin[None, :, None, :]
+    return x.reshape(B, S, H)
+
+
+def new_forward(w, cfg, ids, mask, type_ids, inv=None):
+    """Alibaba-NLP/new-impl NewModel (gte-v1.5): rope, packed qkv, post-norm, GLU MLP with act on the gate.
+
+    Positions count 0.. from the start of every row, as in the reference's padded mode (unpad_inputs false);
+    inv overrides the rotary frequencies (make_fixtures uses it to show that the NTK scaling matters).
+    """
+    H, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    eps = cfg.get("layer_norm_eps", 1e-12)
+    assert cfg.get("position_embedding_type", "rope") == "rope"
+    assert cfg.get("layer_norm_type", "layer_norm") == "layer_norm" and cfg.get("pack_qkv", True)
+    assert not cfg.get("logn_attention_scale", False)
+    inv = new_inv_freq(cfg) if inv is None else inv
+    x = w["embeddings.word_embeddings.weight"][ids].astype(np.float64)
+    if cfg.get("type_vocab_size", 1) > 0:
+        t = np.zeros_like(ids) if type_ids is None else np.asarray(type_ids)
+        x = x + w["embeddings.token_type_embeddings.weight"][t]
+    x = ln(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+    I = cfg["intermediate_size"]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        qkv = lin(x, w[p + "attention.qkv_proj.weight"], w[p + "attention.qkv_proj.bias"])
+        q, k, v = qkv[..., :H], qkv[..., H:2 * H], qkv[..., 2 * H:]
+        q, k = rotary_inv(q, heads, inv), rotary_inv(k, heads, inv)
+        c = attention(q, k, v, mask, heads)
+        x = ln(x + lin(c, w[p + "attention.o_proj.weight"], w[p + "attention.o_proj.bias"]),
+               w[p + "attn_ln.weight"], w[p + "attn_ln.bias"], eps)
+        ug = x @ w[p + "mlp.up_gate_proj.weight"].T.astype(np.float64)
+        up, gate = ug[..., :I], ug[..., I:]
+        y = lin(up * act(gate, cfg.get("hidden_act", "gelu")), w[p + "mlp.down_proj.weight"],
+                w[p + "mlp.down_proj.bias"])
+        x = ln(x + y, w[p + "mlp_ln.weight"], w[p + "mlp_ln.bias"], eps)
+    return x
+
+
 def forward(d, ids, mask, type_ids=None):
     cfg = json.load(open(os.path.join(d, "config.json")))
     w = load_weights(d)
@@ -170,6 +242,8 @@ def forward(d, ids, mask, type_ids=None):
     mask = np.asarray(mask)
     if mt == "nomic_bert":
         return nomic_forward(w, cfg, ids, mask, type_ids)
+    if mt == "new":
+        return new_forward(w, cfg, ids, mask, type_ids)
     if mt == "distilbert":
         e = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions(ids, cfg)]
         x = ln(e, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], 1e-12)

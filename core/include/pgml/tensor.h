@@ -105,6 +105,10 @@ void		pgml_softmax_ref(float *x, size_t n);
 /* out[i] = silu(gate[i]) * up[i] (SwiGLU). */
 void		pgml_swiglu(const float *gate, const float *up, float *out, size_t n);
 
+/* out[i] = act(gate[i]) * up[i]: a gated linear unit with any activation (GELU: GeGLU). out may be up. */
+void		pgml_glu(const float *gate, const float *up, float *out, size_t n, pgml_act act);
+void		pgml_glu_ref(const float *gate, const float *up, float *out, size_t n, pgml_act act);	/* plain C */
+
 /*
  * Multi-head self-attention on packed projections: q, k, v rows of T = batch × seq tokens with row
  * stride ld (element (t, h·dh + j)), output ctx[T, heads·dh] (stride ldc). mask is batch × seq (1 = real
@@ -130,5 +134,12 @@ size_t		pgml_attention_scratch(size_t seq, size_t dh);
  * the first rot_dims dims of each head are rotated by position p with frequencies base^(-2i/rot_dims).
  */
 void		pgml_rotary(float *x, size_t seq, size_t ld, size_t heads, size_t dh, size_t rot_dims, double base);
+
+/*
+ * pgml_rotary with caller-computed inverse frequencies inv_freq[rot_dims / 2] (for scaled variants such as
+ * NTK): pair i at position p turns by the float32 angle p · inv_freq[i].
+ */
+void		pgml_rotary_freqs(float *x, size_t seq, size_t ld, size_t heads, size_t dh, size_t rot_dims,
+							  const float *inv_freq);
 
 #endif							/* PGML_TENSOR_H */

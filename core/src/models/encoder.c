@@ -1,6 +1,6 @@
 /*
  * encoder.c — transformer encoders (see pgml/transformer.h): BERT, RoBERTa, XLM-RoBERTa, DistilBERT,
- * MPNet, ELECTRA.
+ * MPNet, ELECTRA, NomicBERT and Alibaba's "new" (the gte-v1.5 models).
  *
  * All of them are the same post-LayerNorm encoder:
  *
@@ -11,6 +11,17 @@
  * and differ in weight names, config fields, how positions are numbered (RoBERTa and MPNet count real
  * tokens from padding_idx + 1, as HF create_position_ids_from_input_ids does from the ids), token types
  * (none for DistilBERT, MPNet) and MPNet's relative-position bias added to every layer's scores.
+ *
+ * NomicBERT and "new" (Alibaba-NLP/new-impl's NewModel) keep the post-LayerNorm layer but drop the
+ * position table for rotary embeddings on Q and K, fuse Q, K, V into one projection and use a gated MLP:
+ *
+ *   x = LN(word[id] + type[tt])
+ *   per layer:  x = LN(x + O · attention(rot(Q x), rot(K x), V x))
+ *               x = LN(x + W2 · (up(x) ⊙ act(gate(x))))
+ *
+ * NomicBERT: SwiGLU (up = fc11, gate = fc12), plain rotary. "new": up_gate_proj is one [2I, H] weight
+ * (up rows first, then gate rows), act is hidden_act (GELU for gte: a GeGLU), and the rotary frequencies
+ * are NTK-scaled when config.json has rope_scaling {"type": "ntk"} (see new_rope_freqs).
  *
  * Letters: B = batch, S = seq, T = B·S tokens, H = hidden, E = embedding size, I = FFN size.
  *
@@ -25,6 +36,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,6 +55,7 @@ typedef enum arch
 	ARCH_MPNET,
 	ARCH_ELECTRA,
 	ARCH_NOMIC,
+	ARCH_NEW,
 } arch;
 
 static const struct
@@ -58,9 +71,10 @@ static const struct
 	{"mpnet", ARCH_MPNET, "mpnet."},
 	{"electra", ARCH_ELECTRA, "electra."},
 	{"nomic_bert", ARCH_NOMIC, "bert."},
+	{"new", ARCH_NEW, "new."},	/* "new." in NewForMaskedLM & co; NewModel's own names have none */
 };
 
-#define SUPPORTED_TYPES "bert, roberta, xlm-roberta, distilbert, mpnet, electra, nomic_bert"
+#define SUPPORTED_TYPES "bert, roberta, xlm-roberta, distilbert, mpnet, electra, nomic_bert, new (gte-v1.5)"
 
 typedef struct enc_layer
 {
@@ -91,6 +105,7 @@ typedef struct enc_layer
 				f18,
 				f28;
 	const float *upgate_b;		/* int8 NomicBERT: fc11 and fc12 fused into f18 [2I, H], their biases */
+	const float *upgate_w;		/* "new": up_gate_proj [2I, H], no bias (int8: f18) */
 } enc_layer;
 
 struct pgml_encoder
@@ -115,8 +130,10 @@ struct pgml_encoder
 	int64_t		pad_id;
 	size_t		rel_buckets;	/* MPNet */
 	size_t		rel_max_distance;
-	size_t		rot_dims;		/* NomicBERT rotary dims per head */
+	size_t		rot_dims;		/* NomicBERT, "new": rotary dims per head */
 	double		rot_base;
+	double		rope_factor;	/* "new": rope_scaling NTK factor (1: none) */
+	float	   *rope_inv;		/* "new": inverse rotary frequencies [rot_dims / 2] (owned) */
 	const float *word,
 			   *pos,
 			   *type,
@@ -202,6 +219,111 @@ cfg_int(const json_t *cfg, const char *key, int64_t def, int64_t min, int64_t ma
 #define REQ INT64_MIN
 #define BIG ((int64_t) 1 << 24)
 
+/* Rewraps err's message as "invalid config.json: <what>: <message>" (copied first: it is both source and target). */
+static pgml_status
+cfg_invalid(pgml_err *err, const char *what)
+{
+	char		msg[PGML_ERR_MSG_LEN];
+
+	snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+	if (what != NULL)
+		return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s: %s", what, msg);
+	return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", msg);
+}
+
+/* Reports a "new" config.json setting that the reference code accepts but this encoder does not implement. */
+static pgml_status new_unsupported(pgml_err *err, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+
+static pgml_status
+new_unsupported(pgml_err *err, const char *fmt,...)
+{
+	char		what[128];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	pgml_error(err, PGML_ERR_NOT_SUPPORTED, "model type \"new\" with %s is not supported", what);
+	pgml_err_hint(err, "Supported: position_embedding_type \"rope\", layer_norm_type \"layer_norm\", "
+				  "pack_qkv true, rope_scaling null or {\"type\": \"ntk\", \"factor\" >= 1} without mixed_b, "
+				  "logn_attention_scale false.");
+	return PGML_ERR_NOT_SUPPORTED;
+}
+
+/*
+ * config.json of Alibaba-NLP/new-impl's NewConfig (defaults as there: gte-base-en-v1.5 sets type_vocab_size 0,
+ * gte-large-en-v1.5 2). unpad_inputs and use_memory_efficient_attention only choose how the reference runs
+ * (xformers), not what it computes, and are ignored.
+ */
+static pgml_status
+parse_new_config(pgml_encoder *enc, const json_t *cfg, const char **act, double *eps, size_t *maxpos,
+				 pgml_err *err)
+{
+	pgml_status rc;
+	const char *pet = "rope",
+			   *lnt = "layer_norm";
+	bool		pack,
+				logn;
+	const json_t *rs = json_object_get(cfg, "rope_scaling");
+
+	if ((rc = cfg_int(cfg, "hidden_size", REQ, 1, BIG, &enc->H, err)) ||
+		(rc = cfg_int(cfg, "num_hidden_layers", REQ, 1, 1024, &enc->n_layers, err)) ||
+		(rc = cfg_int(cfg, "num_attention_heads", REQ, 1, 1024, &enc->heads, err)) ||
+		(rc = cfg_int(cfg, "intermediate_size", REQ, 1, BIG, &enc->I, err)) ||
+		(rc = cfg_int(cfg, "vocab_size", REQ, 1, (int64_t) 1 << 30, &enc->vocab, err)) ||
+		(rc = cfg_int(cfg, "max_position_embeddings", 2048, 1, BIG, maxpos, err)) ||
+		(rc = cfg_int(cfg, "type_vocab_size", 1, 0, 1024, &enc->n_types, err)))
+		return rc;
+	if (pgml_json_get_string(cfg, "hidden_act", "gelu", act, err) ||
+		pgml_json_get_real(cfg, "layer_norm_eps", 1e-12, 0, 1, eps, err) ||
+		pgml_json_get_string(cfg, "position_embedding_type", "rope", &pet, err) ||
+		pgml_json_get_string(cfg, "layer_norm_type", "layer_norm", &lnt, err) ||
+		pgml_json_get_real(cfg, "rope_theta", 10000, 1e-6, 1e12, &enc->rot_base, err) ||
+		pgml_json_get_bool(cfg, "pack_qkv", true, &pack, err) ||
+		pgml_json_get_bool(cfg, "logn_attention_scale", false, &logn, err))
+		return cfg_invalid(err, NULL);
+	if (strcmp(pet, "rope") != 0)
+		return new_unsupported(err, "position_embedding_type \"%s\"", pet);
+	if (strcmp(lnt, "layer_norm") != 0)
+		return new_unsupported(err, "layer_norm_type \"%s\"", lnt);	/* rms_norm */
+	if (!pack)
+		return new_unsupported(err, "pack_qkv false");
+	/* log-n scaling of Q by log(length) / log(max_position_embeddings): not used by the gte models */
+	if (logn)
+		return new_unsupported(err, "logn_attention_scale true");
+	enc->rope_factor = 1;
+	if (rs != NULL && !json_is_null(rs))
+	{
+		const char *type = NULL;
+		const json_t *mb;
+
+		if (!json_is_object(rs))
+			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: \"rope_scaling\" must be an object");
+		if (pgml_json_get_string(rs, "type", NULL, &type, err) ||
+			pgml_json_get_real(rs, "factor", 1, 0, 1e6, &enc->rope_factor, err))
+			return cfg_invalid(err, "rope_scaling");
+		if (type == NULL)
+			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: rope_scaling has no \"type\"");
+		if (strcmp(type, "ntk") != 0)
+			return new_unsupported(err, "rope_scaling type \"%s\"", type);
+		if ((mb = json_object_get(rs, "mixed_b")) != NULL && !json_is_null(mb))
+			return new_unsupported(err, "rope_scaling mixed_b");
+
+		/*
+		 * Below 1 the reference scales only once a sequence is longer than max_position_embeddings (its
+		 * cache covers max_position_embeddings · factor rows at first): a length-dependent rule not done here.
+		 */
+		if (enc->rope_factor < 1)
+			return new_unsupported(err, "rope_scaling factor %g", enc->rope_factor);
+	}
+	enc->E = enc->H;
+	enc->pos_rows = 0;
+	enc->info.max_positions = *maxpos;
+	if (enc->heads > 0 && enc->H % enc->heads == 0)
+		enc->rot_dims = enc->H / enc->heads / 2 * 2;
+	return PGML_OK;
+}
+
 static pgml_status
 parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 {
@@ -212,7 +334,12 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 	size_t		maxpos = 0,
 				pad = 0;
 
-	if (enc->arch == ARCH_NOMIC)
+	if (enc->arch == ARCH_NEW)
+	{
+		if ((rc = parse_new_config(enc, cfg, &act, &eps, &maxpos, err)) != PGML_OK)
+			return rc;
+	}
+	else if (enc->arch == ARCH_NOMIC)
 	{
 		bool		interleaved,
 					prenorm;
@@ -240,7 +367,7 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 			pgml_json_get_bool(cfg, "qkv_proj_bias", true, &enc->nomic_qkv_bias, err) ||
 			pgml_json_get_bool(cfg, "mlp_fc1_bias", true, &enc->nomic_fc1_bias, err) ||
 			pgml_json_get_bool(cfg, "mlp_fc2_bias", true, &enc->nomic_fc2_bias, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+			return cfg_invalid(err, NULL);
 		if (json_is_number(json_object_get(cfg, "rotary_scaling_factor")))
 			scaling = "rotary_scaling_factor";
 		if (strcmp(act, "swiglu") != 0 || interleaved || prenorm || frac <= 0 || scaling != NULL ||
@@ -275,7 +402,7 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 			return rc;
 		if (pgml_json_get_string(cfg, "activation", "gelu", &act, err) ||
 			pgml_json_get_bool(cfg, "sinusoidal_pos_embds", false, &sinus, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+			return cfg_invalid(err, NULL);
 		enc->E = enc->H;
 		enc->n_types = 0;
 		enc->pos_rows = maxpos;
@@ -296,7 +423,7 @@ parse_config(pgml_encoder *enc, const json_t *cfg, pgml_err *err)
 		if (pgml_json_get_string(cfg, "hidden_act", "gelu", &act, err) ||
 			pgml_json_get_string(cfg, "position_embedding_type", "absolute", &pet, err) ||
 			pgml_json_get_real(cfg, "layer_norm_eps", enc->arch == ARCH_MPNET ? 1e-5 : 1e-12, 0, 1, &eps, err))
-			return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: %s", err ? err->msg : "");
+			return cfg_invalid(err, NULL);
 		if (strcmp(pet, "absolute") != 0)
 		{
 			pgml_error(err, PGML_ERR_NOT_SUPPORTED, "position_embedding_type \"%s\" is not supported", pet);
@@ -383,6 +510,80 @@ load_nomic(pgml_encoder *enc, pgml_err *err)
 	return PGML_OK;
 }
 
+/*
+ * The rotary inverse frequencies of NewModel, in float32 as torch builds them. With rope_scaling "ntk"
+ * (new-impl's NTKScalingRotaryEmbedding without mixed_b: "fixed NTK", kexue.fm/archives/9706) the base
+ * becomes theta · factor and every frequency is divided once more by factor^(2 / d), d = the head size:
+ *
+ *   inv[i] = 1 / (theta · factor)^(2i / d) / factor^(2 / d)
+ *
+ * at every sequence length: the reference builds its cos/sin cache at load for max_position_embeddings ·
+ * factor positions, which is past max_position_embeddings, and that is its condition for scaling, so
+ * short inputs are scaled too (text-embeddings-inference's gte.rs does the same).
+ */
+static pgml_status
+new_rope_freqs(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		d = enc->rot_dims;
+	float	   *inv = pgml_malloc((d / 2 + 1) * sizeof(float));
+	float		base = (float) (enc->rot_base * enc->rope_factor);
+	float		div = (float) pow(enc->rope_factor, 2.0 / (double) d);
+
+	if (inv == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	for (size_t i = 0; i < d / 2; i++)
+	{
+		inv[i] = 1.0f / powf(base, (float) (2 * i) / (float) d);
+		if (enc->rope_factor != 1)
+			inv[i] /= div;
+	}
+	enc->rope_inv = inv;
+	return PGML_OK;
+}
+
+/* "new" weights (NewModel names: qkv_proj packs Q, K, V in that order; up_gate_proj has no bias). */
+static pgml_status
+load_new(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	pgml_status rc;
+
+	if (enc->dh % 2 != 0)
+		return pgml_error(err, PGML_ERR_CORRUPT, "invalid config.json: rotary head size %zu is odd", enc->dh);
+	if (I > SIZE_MAX / 2 / H)
+		return pgml_error(err, PGML_ERR_LIMIT, "intermediate_size %zu is too large", I);
+	if ((rc = new_rope_freqs(enc, err)) ||
+		(rc = weight(enc, "embeddings.word_embeddings.weight", enc->vocab, H, &enc->word, err)) ||
+		(rc = weight(enc, "embeddings.LayerNorm.weight", H, 0, &enc->emb_g, err)) ||
+		(rc = weight(enc, "embeddings.LayerNorm.bias", H, 0, &enc->emb_b, err)))
+		return rc;
+	if (enc->n_types > 0 &&
+		(rc = weight(enc, "embeddings.token_type_embeddings.weight", enc->n_types, H, &enc->type, err)))
+		return rc;
+	enc->layers = pgml_calloc(enc->n_layers, sizeof(enc_layer));
+	if (enc->layers == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	for (size_t l = 0; l < enc->n_layers; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+		char		n[128];
+
+#define NW(suffix, d0, d1, dst) \
+		(snprintf(n, sizeof(n), "encoder.layer.%zu.%s", l, suffix), (rc = weight(enc, n, d0, d1, dst, err)))
+		if (NW("attention.qkv_proj.weight", 3 * H, H, &ly->qkv_w) ||
+			NW("attention.qkv_proj.bias", 3 * H, 0, &ly->qkv_wb) ||
+			NW("attention.o_proj.weight", H, H, &ly->o_w) || NW("attention.o_proj.bias", H, 0, &ly->o_b) ||
+			NW("attn_ln.weight", H, 0, &ly->ln1_g) || NW("attn_ln.bias", H, 0, &ly->ln1_b) ||
+			NW("mlp.up_gate_proj.weight", 2 * I, H, &ly->upgate_w) ||
+			NW("mlp.down_proj.weight", H, I, &ly->f2_w) || NW("mlp.down_proj.bias", H, 0, &ly->f2_b) ||
+			NW("mlp_ln.weight", H, 0, &ly->ln2_g) || NW("mlp_ln.bias", H, 0, &ly->ln2_b))
+			return rc;
+#undef NW
+	}
+	return PGML_OK;
+}
+
 static pgml_status
 load_weights(pgml_encoder *enc, pgml_err *err)
 {
@@ -394,6 +595,8 @@ load_weights(pgml_encoder *enc, pgml_err *err)
 
 	if (enc->arch == ARCH_NOMIC)
 		return load_nomic(enc, err);
+	if (enc->arch == ARCH_NEW)
+		return load_new(enc, err);
 	if ((rc = weight(enc, "embeddings.word_embeddings.weight", enc->vocab, E, &enc->word, err)) ||
 		(rc = weight(enc, "embeddings.position_embeddings.weight", enc->pos_rows, E, &enc->pos, err)) ||
 		(rc = weight(enc, "embeddings.LayerNorm.weight", E, 0, &enc->emb_g, err)) ||
@@ -553,6 +756,31 @@ quantize_nomic(pgml_encoder *enc, pgml_err *err)
 	return rc;
 }
 
+/* quantize_weights for "new": qkv_proj and up_gate_proj are already one matrix each. */
+static pgml_status
+quantize_new(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	pgml_status rc = PGML_OK;
+
+	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+		char		name[64];
+		const float *qkv[1] = {ly->qkv_w},
+				   *o[1] = {ly->o_w},
+				   *upgate[1] = {ly->upgate_w},
+				   *f2[1] = {ly->f2_w};
+
+		ly->qkv_b = ly->qkv_wb;
+		if (Q8("qkv", qkv, 1, 3 * H, H, &ly->qkv8) || Q8("o", o, 1, H, H, &ly->o8) ||
+			Q8("f1", upgate, 1, 2 * I, H, &ly->f18) || Q8("f2", f2, 1, H, I, &ly->f28))
+			break;
+	}
+	return rc;
+}
+
 /*
  * Quantizes every linear layer to int8 (the f32 weights stay mapped but are no longer read), or takes
  * the quantized weights from the derived-weights file. Q, K and V are concatenated first so that one
@@ -567,6 +795,8 @@ quantize_weights(pgml_encoder *enc, pgml_err *err)
 
 	if (enc->arch == ARCH_NOMIC)
 		return quantize_nomic(enc, err);
+	if (enc->arch == ARCH_NEW)
+		return quantize_new(enc, err);
 	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
 	{
 		enc_layer  *ly = &enc->layers[l];
@@ -735,6 +965,7 @@ pgml_encoder_free(pgml_encoder *enc)
 	pgml_derived_free(enc->derived);
 	pgml_free(enc->layers);
 	pgml_safetensors_close(enc->st);
+	pgml_free(enc->rope_inv);
 	pgml_free(enc->model_type);
 	pgml_free(enc);
 }
@@ -929,7 +1160,7 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			n_ws = (n_ws + sizeof(float) - 1) / sizeof(float);
 			ok = ok && pgml_add_size(total, n_ws, &total);
 		}
-		if (ok && enc->arch == ARCH_NOMIC)
+		if (ok && (enc->arch == ARCH_NOMIC || enc->arch == ARCH_NEW))
 			ok = pgml_add_size(total, 2 * n_ff, &total) && n_ff * 2 / 2 == n_ff;
 		ok = ok && pgml_add_size(total, n_x * 3, &total) && pgml_add_size(total, n_qkv, &total) &&
 			pgml_add_size(total, n_ff, &total) && pgml_add_size(total, n_att, &total) &&
@@ -955,10 +1186,10 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		if (n_bias)
 			bias = att + n_att;
 		emb = enc->proj_w ? att + n_att + n_bias : x;
-		if (enc->arch == ARCH_NOMIC)
+		if (enc->arch == ARCH_NOMIC || enc->arch == ARCH_NEW)
 			ff2 = att + n_att + n_bias + (enc->proj_w ? n_emb : 0);
 		if (n_ws > 0)
-			ws = att + n_att + n_bias + (enc->proj_w ? n_emb : 0) + (enc->arch == ARCH_NOMIC ? 2 * n_ff : 0);
+			ws = att + n_att + n_bias + (enc->proj_w ? n_emb : 0) + (ff2 != NULL ? 2 * n_ff : 0);
 	}
 
 	/* embeddings */
@@ -1044,9 +1275,19 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 			for (size_t b = 0, off = 0; b < batch; b++)
 			{
 				size_t		n = compact ? lens[b] : S;
+				float	   *qb = qkv + off * 3 * H;
 
-				pgml_rotary(qkv + off * 3 * H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
-				pgml_rotary(qkv + off * 3 * H + H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				/* positions count from 0 in each sequence (as in the reference's padded and unpadded modes) */
+				if (enc->rope_inv != NULL)
+				{
+					pgml_rotary_freqs(qb, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rope_inv);
+					pgml_rotary_freqs(qb + H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rope_inv);
+				}
+				else
+				{
+					pgml_rotary(qb, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+					pgml_rotary(qb + H, n, 3 * H, enc->heads, enc->dh, enc->rot_dims, enc->rot_base);
+				}
 				off += n;
 			}
 		if (compact)
@@ -1073,7 +1314,16 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		sw = x;
 		x = tmp;
 		tmp = sw;
-		if (enc->arch == ARCH_NOMIC)
+		if (enc->arch == ARCH_NEW)
+		{
+			/* ff = up · act(gate), [up | gate] = up_gate_proj(x) (new-impl's NewGatedMLP) */
+			if ((rc = linear(enc, pool, x, H, T, H, ly->upgate_w, &ly->f18, NULL, 2 * I, PGML_ACT_NONE, ff2, 2 * I,
+							 ws, err)))
+				goto done;
+			for (size_t t = 0; t < T; t++)
+				pgml_glu(ff2 + t * 2 * I + I, ff2 + t * 2 * I, ff + t * I, I, enc->act);
+		}
+		else if (enc->arch == ARCH_NOMIC)
 		{
 			/* SwiGLU: ff = fc11(x) · silu(fc12(x)) */
 			if (enc->int8)
