@@ -126,6 +126,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "embed.md"))
     ap.add_argument("--only", default="")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="measure every column this many times, interleaved, and keep each one's best: "
+                         "on a shared machine the load changes within a run, and interleaving keeps the "
+                         "columns comparable")
     ap.add_argument("--int8", action="store_true")
     ap.add_argument("--node", default="node", help="Node.js for the ONNX Runtime column")
     ap.add_argument("--no-ort", action="store_true", help="leave the ONNX Runtime column out")
@@ -151,13 +155,26 @@ def main():
             for B, S, vl in BATCHES:
                 la = load_avg()
                 ids, mask = make_inputs(B, S, vl)
-                t, tc, ref = torch_rate(model, ids, mask, args.seconds)
-                x, xc = (ort_rate(args.node, onnx_path, tmp, name, ids, mask, ref, args.seconds) if ort
-                         else (None, None))
-                o, oc = ours_rate(args.binary, d, B, S, 2, 1, args.seconds, varlen=vl)
-                o1, _ = ours_rate(args.binary, d, B, S, 1, 2, args.seconds, varlen=vl)
-                q, qc = (ours_rate(args.binary, d, B, S, 2, 1, args.seconds, "int8", vl) if args.int8
-                         else (None, None))
+                best = {}
+
+                def keep(key, rate_cpu):
+                    if rate_cpu[0] is not None and (key not in best or rate_cpu[0] > best[key][0]):
+                        best[key] = rate_cpu
+
+                for _ in range(max(1, args.rounds)):
+                    t, tc, ref = torch_rate(model, ids, mask, args.seconds)
+                    keep("t", (t, tc))
+                    if ort:
+                        keep("x", ort_rate(args.node, onnx_path, tmp, name, ids, mask, ref, args.seconds))
+                    keep("o", ours_rate(args.binary, d, B, S, 2, 1, args.seconds, varlen=vl))
+                    keep("o1", ours_rate(args.binary, d, B, S, 1, 2, args.seconds, varlen=vl))
+                    if args.int8:
+                        keep("q", ours_rate(args.binary, d, B, S, 2, 1, args.seconds, "int8", vl))
+                t, tc = best["t"]
+                x, xc = best.get("x", (None, None))
+                o, oc = best["o"]
+                o1, _ = best["o1"]
+                q, qc = best.get("q", (None, None))
                 rows.append((name, f"{B}x{S}" + (" (8-128 real)" if vl else ""), t, x, o, o1, q, B * 1000 / tc,
                              B * 1000 / xc if xc else None, B * 1000 / oc,
                              B * 1000 / qc if qc else None, la))
@@ -185,7 +202,9 @@ def main():
         "(pool1+blas2: one pool thread, OpenBLAS with 2 threads); int8: `{\"dtype\": \"int8\"}` (int8 weights, "
         "AVX-512 VNNI). PyTorch "
         f"{torch.__version__}: `BertModel` f32 with torch.set_num_threads(2), inference_mode. "
-        "Sentences per second, wall clock (higher is better). The machine is shared: the per-CPU-second "
+        f"Sentences per second, wall clock (higher is better): the best of {args.rounds} rounds per column, the "
+        "columns interleaved within each round, because the machine is shared and its speed changes within "
+        "a run (a single round once measured ONNX Runtime at 34.7 and, later, 54.0 on the same model). The per-CPU-second "
         "columns (sentences per second of CPU time used by the process, all threads) are less sensitive to "
         "other load; `load` is the 1-minute load average when the row started. Regenerate: `bench/embed/run --int8`.",
     ]
