@@ -749,6 +749,7 @@ typedef struct linear_ctx
  * a time in registers.
  */
 #define SMALL_T 16
+#define SMALL_KC 1024				/* K chunk of the 4 × 4 kernel */
 #define SMALL_PF 4				/* prefetch distance of the 4 × 4 kernel, in groups of 4 rows */
 
 
@@ -816,35 +817,51 @@ avx512_linear_small(const linear_ctx *c, size_t c0, size_t c1)
 				   *w2p = c->W + (n + (nn > 2 ? 2 : 0)) * K,
 				   *w3p = c->W + (n + (nn > 3 ? 3 : 0)) * K;
 
-		for (size_t t = 0; t < T; t += 4)
+		/*
+		 * K in chunks of SMALL_KC: the group's chunk (4 × SMALL_KC floats) stays in L1 across the
+		 * passes, and each pass reads only 4 input rows' chunks from L2. With the whole K at once,
+		 * a group of 4 rows of K = 3072 (48 KiB) does not fit in L1 and every pass reloads it too.
+		 */
+		for (size_t k0 = 0; k0 < K; k0 += SMALL_KC)
 		{
-			size_t		tt = T - t < 4 ? T - t : 4;
-			const float *x0p = c->x + t * c->ldx,
-					   *x1p = c->x + (t + (tt > 1 ? 1 : 0)) * c->ldx,
-					   *x2p = c->x + (t + (tt > 2 ? 2 : 0)) * c->ldx,
-					   *x3p = c->x + (t + (tt > 3 ? 3 : 0)) * c->ldx;
-			__m512		a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00,
-						a10 = a00, a11 = a00, a12 = a00, a13 = a00,
-						a20 = a00, a21 = a00, a22 = a00, a23 = a00,
-						a30 = a00, a31 = a00, a32 = a00, a33 = a00;
-			float		r[4][4];
+			size_t		k1 = K - k0 > SMALL_KC ? k0 + SMALL_KC : K,
+						kend = k1 < kmain ? k1 : kmain;
+			bool		last = k1 == K;
 
-			for (size_t k = 0; k < kmain; k += 16)
+			for (size_t t = 0; t < T; t += 4)
 			{
-				for (int i = 0; i < pf_per_step; i++, pf += 64)
-					if (pf < pf_end)
-						_mm_prefetch(pf, _MM_HINT_T1);
-				SMALL_STEP(LOAD_FULL, k);
+				size_t		tt = T - t < 4 ? T - t : 4;
+				const float *x0p = c->x + t * c->ldx,
+						   *x1p = c->x + (t + (tt > 1 ? 1 : 0)) * c->ldx,
+						   *x2p = c->x + (t + (tt > 2 ? 2 : 0)) * c->ldx,
+						   *x3p = c->x + (t + (tt > 3 ? 3 : 0)) * c->ldx;
+				__m512		a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00,
+							a10 = a00, a11 = a00, a12 = a00, a13 = a00,
+							a20 = a00, a21 = a00, a22 = a00, a23 = a00,
+							a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+				float		r[4][4];
+
+				for (size_t k = k0; k < kend; k += 16)
+				{
+					for (int i = 0; i < pf_per_step; i++, pf += 64)
+						if (pf < pf_end)
+							_mm_prefetch(pf, _MM_HINT_T1);
+					SMALL_STEP(LOAD_FULL, k);
+				}
+				if (last && tail)
+					SMALL_STEP(LOAD_TAIL, kmain);
+				_mm_storeu_ps(r[0], hsum4(a00, a01, a02, a03));
+				_mm_storeu_ps(r[1], hsum4(a10, a11, a12, a13));
+				_mm_storeu_ps(r[2], hsum4(a20, a21, a22, a23));
+				_mm_storeu_ps(r[3], hsum4(a30, a31, a32, a33));
+				for (size_t i = 0; i < tt; i++)
+					for (size_t j = 0; j < nn; j++)
+					{
+						float	   *yp = &c->y[(t + i) * c->ldy + n + j];
+
+						*yp = k0 == 0 ? r[i][j] : *yp + r[i][j];
+					}
 			}
-			if (tail)
-				SMALL_STEP(LOAD_TAIL, kmain);
-			_mm_storeu_ps(r[0], hsum4(a00, a01, a02, a03));
-			_mm_storeu_ps(r[1], hsum4(a10, a11, a12, a13));
-			_mm_storeu_ps(r[2], hsum4(a20, a21, a22, a23));
-			_mm_storeu_ps(r[3], hsum4(a30, a31, a32, a33));
-			for (size_t i = 0; i < tt; i++)
-				for (size_t j = 0; j < nn; j++)
-					c->y[(t + i) * c->ldy + n + j] = r[i][j];
 		}
 	}
 }
