@@ -113,8 +113,7 @@ TEST(ops_linear_matches_naive)
 	/*
 	 * T <= 16 takes a small-batch kernel: the packed one for K <= 512 (every padded width 4, 8, 12, 16;
 	 * K tails), the 4 × 4 one above (N not a multiple of 4; K in chunks of 1024, with a tail in the last);
-	 * larger T sgemm. Odd shapes use a row stride
-	 * wider than K.
+	 * larger T sgemm. Odd shapes use a row stride wider than K.
 	 */
 	static const size_t shapes[][3] = {{1, 8, 5}, {7, 33, 17}, {200, 64, 96}, {3, 128, 300}, {1, 384, 384},
 	{13, 100, 37}, {16, 17, 6}, {5, 1536, 385}, {17, 40, 9}, {4, 512, 70}, {8, 500, 129}, {12, 513, 33},
