@@ -795,7 +795,8 @@ avx512_linear_small(const linear_ctx *c, size_t c0, size_t c1)
 				kmain = K & ~(size_t) 15;
 	__mmask16	tail = (__mmask16) ((1u << (K - kmain)) - 1);
 
-	size_t		passes = (T + 3) / 4;
+	size_t		passes = (T + 3) / 4,
+				kc = K > 1536 ? SMALL_KC : K;
 	int			pf_per_step = (int) ((4 + passes - 1) / passes);
 
 	for (size_t n = c0; n < c1; n += 4)
@@ -818,13 +819,14 @@ avx512_linear_small(const linear_ctx *c, size_t c0, size_t c1)
 				   *w3p = c->W + (n + (nn > 3 ? 3 : 0)) * K;
 
 		/*
-		 * K in chunks of SMALL_KC: the group's chunk (4 × SMALL_KC floats) stays in L1 across the
-		 * passes, and each pass reads only 4 input rows' chunks from L2. With the whole K at once,
-		 * a group of 4 rows of K = 3072 (48 KiB) does not fit in L1 and every pass reloads it too.
+		 * K over 1536 in chunks of SMALL_KC: the group's chunk (4 × SMALL_KC floats) stays in L1
+		 * across the passes, and each pass reads only 4 input rows' chunks from L2. With the whole K
+		 * at once, a group of 4 rows of K = 3072 (48 KiB) does not fit in L1 and every pass reloads
+		 * it too. Up to 1536 (MiniLM's FFN) the group and 4 input rows fit: no chunks.
 		 */
-		for (size_t k0 = 0; k0 < K; k0 += SMALL_KC)
+		for (size_t k0 = 0; k0 < K; k0 += kc)
 		{
-			size_t		k1 = K - k0 > SMALL_KC ? k0 + SMALL_KC : K,
+			size_t		k1 = K - k0 > kc ? k0 + kc : K,
 						kend = k1 < kmain ? k1 : kmain;
 			bool		last = k1 == K;
 
