@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +377,15 @@ check_model(const char *name, const char *dtype, bool converts)
 	free(c);
 }
 
+static int
+remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void) sb;
+	(void) flag;
+	(void) ftw;
+	return remove(path);
+}
+
 TEST(derived_encoder_outputs_identical)
 {
 	check_model("bert_f16", "float32", true);	/* f16 converted to f32 */
@@ -386,4 +396,58 @@ TEST(derived_encoder_outputs_identical)
 	check_model("electra", "int8", true);	/* with the embedding projection */
 	check_model("gte_new", "int8", true);
 	check_model("bert", "float32", false);
+}
+
+/* Last in the file (tests run in file order): removes the scratch directory. */
+TEST(derived_zz_cleanup)
+{
+	if (tmp_root[0] != '\0')
+		CHECK(nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+}
+
+/* Temporary files left by a writer that died: removed on the next write once an hour old, not before. */
+TEST(derived_stale_temporaries_removed)
+{
+	char		path[256],
+				stale[300],
+				fresh[300],
+				other[300];
+	uint8_t		key[32];
+	pgml_derived *d;
+	pgml_err	err;
+	const float *a = NULL;
+	struct timeval old[2];
+	FILE	   *f;
+
+	tmp_path("tmpclean.pgmlw", path, sizeof(path));
+	snprintf(stale, sizeof(stale), "%s.tmp.999999.0", path);
+	snprintf(fresh, sizeof(fresh), "%s.tmp.999999.1", path);
+	tmp_path("unrelated.tmp.1.0", other, sizeof(other));
+	unlink(path);
+	for (int i = 0; i < 3; i++)
+	{
+		const char *p = i == 0 ? stale : i == 1 ? fresh : other;
+
+		f = fopen(p, "w");
+		REQUIRE(f != NULL);
+		fputs("partial", f);
+		fclose(f);
+	}
+	gettimeofday(&old[0], NULL);
+	old[0].tv_sec -= 2 * 3600;
+	old[1] = old[0];
+	CHECK(utimes(stale, old) == 0);
+	CHECK(utimes(other, old) == 0);
+	key_of(5, key);
+	REQUIRE(pgml_derived_open(path, key, &d, &err) == PGML_OK);
+	CHECK_INT(pgml_derived_add_f32(d, "a", heap_floats(10, 1.0f), 10, &a, &err), PGML_OK);
+	CHECK_INT(pgml_derived_commit(d, &err), PGML_OK);
+	pgml_derived_free(d);
+	CHECK(access(stale, F_OK) != 0);	/* an hour old: removed */
+	CHECK(access(fresh, F_OK) == 0);	/* maybe still being written: kept */
+	CHECK(access(other, F_OK) == 0);	/* another file's: not ours */
+	CHECK(access(path, F_OK) == 0);
+	unlink(fresh);
+	unlink(other);
+	unlink(path);
 }

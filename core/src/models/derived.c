@@ -10,6 +10,7 @@
 
 #include "pgml/sha256.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAGIC "PGMLDRV"			/* with its NUL: 8 bytes */
@@ -380,6 +382,45 @@ write_all(int fd, const void *buf, size_t len)
 	return true;
 }
 
+/*
+ * Removes temporary files of this path (PATH.tmp.PID.N) older than STALE_TMP_SECONDS: left by a process
+ * that died while writing. A live writer finishes in seconds, so an hour-old one is not being written.
+ */
+#define STALE_TMP_SECONDS 3600
+
+static void
+remove_stale_tmp(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char	   *dir = slash ? pgml_strndup(path, (size_t) (slash - path)) : pgml_strdup(".");
+	const char *base = slash ? slash + 1 : path;
+	size_t		blen = strlen(base);
+	DIR		   *dh;
+	struct dirent *de;
+	time_t		now = time(NULL);
+
+	if (dir == NULL || (dh = opendir(dir)) == NULL)
+	{
+		pgml_free(dir);
+		return;
+	}
+	while ((de = readdir(dh)) != NULL)
+	{
+		char	   *full;
+		struct stat sb;
+
+		if (strncmp(de->d_name, base, blen) != 0 || strncmp(de->d_name + blen, ".tmp.", 5) != 0)
+			continue;
+		full = pgml_asprintf("%s/%s", dir, de->d_name);
+		if (full != NULL && lstat(full, &sb) == 0 && S_ISREG(sb.st_mode) &&
+			now - sb.st_mtime > STALE_TMP_SECONDS)
+			unlink(full);
+		pgml_free(full);
+	}
+	closedir(dh);
+	pgml_free(dir);
+}
+
 /* Writes every entry to a new file at d->path; returns its mapping or NULL (nothing changed). */
 static void *
 write_file(pgml_derived *d, size_t *size_out, size_t *offsets)
@@ -477,6 +518,7 @@ pgml_derived_commit(pgml_derived *d, pgml_err *err)
 	offsets = pgml_malloc((d->n ? d->n : 1) * sizeof(size_t));
 	if (offsets == NULL)
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	remove_stale_tmp(d->path);
 	map = write_file(d, &size, offsets);
 	if (map != NULL && !push_map(d, map, size))
 	{
