@@ -7,6 +7,9 @@
  * batch: a machine-load-independent measure of work). Inputs are random ids, all real tokens (with
  * EMBED_VARLEN=1 in the environment: 8 to SEQ real tokens per sequence, right-padded). With DTYPE,
  * also " min_cos <v> mean_cos <v>": per-token cosine of the hidden states to the f32 model's.
+ *
+ * The model loads as pgml.embed loads it: with its derived-weights file in DIR/.pgml (written by the first
+ * run, mapped by later ones; pgml/derived.h). EMBED_NO_DERIVED=1 loads without it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "pgml/derived.h"
 #include "pgml/pool.h"
 #include "pgml/transformer.h"
 
@@ -56,6 +60,7 @@ main(int argc, char **argv)
 	float	   *out;
 	int			iters = 0;
 	pgml_encoder_opts opts = {0};
+	char		derived[4096];
 
 	if (argc < 7)
 	{
@@ -70,6 +75,9 @@ main(int argc, char **argv)
 	if (argc > 7)
 		opts.dtype = argv[7];
 	pgml_blas_set_threads(blas);
+	snprintf(derived, sizeof(derived), "%s/" PGML_DERIVED_DIRNAME, argv[1]);
+	if (getenv("EMBED_NO_DERIVED") == NULL)
+		opts.derived_dir = derived;
 	if (pgml_encoder_load(argv[1], &opts, &enc, &err) != PGML_OK || pgml_pool_new(threads, &pool, &err) != PGML_OK)
 	{
 		fprintf(stderr, "embed_bench: %s\n", err.msg);

@@ -157,6 +157,105 @@ TEST(ops_linear_matches_naive)
 	pgml_pool_free(pool);
 }
 
+/*
+ * Panels: pgml_linear_panels (and its plain C reference) against a double-precision loop over the
+ * original weights, packed from one to three parts. Every padded width (T rounded to 4, 8, 12, 16), N
+ * with a partial last panel, K of 1 and with tails, wider row strides, every activation, with and
+ * without a bias, no pool and pools of 2 and 3 (N split into parts of whole panels); columns past N in
+ * y are never written.
+ */
+TEST(ops_linear_panels_matches_naive)
+{
+	static const size_t shapes[][4] = {	/* T, K, rows per part, parts */
+		{1, 8, 5, 1}, {4, 33, 17, 1}, {16, 768, 256, 3}, {13, 100, 37, 1}, {16, 17, 6, 1}, {5, 1536, 385, 1},
+		{8, 500, 129, 1}, {12, 513, 33, 1}, {16, 3072, 20, 1}, {3, 1, 3, 1}, {16, 64, 21, 3}, {9, 40, 16, 2},
+		{2, 384, 1536, 1}, {7, 1000, 64, 2}};
+	static const pgml_act acts[] = {PGML_ACT_NONE, PGML_ACT_GELU, PGML_ACT_RELU, PGML_ACT_SILU, PGML_ACT_GELU_TANH};
+	pgml_pool  *pools[3] = {NULL, NULL, NULL};
+	pgml_err	err;
+
+	REQUIRE(pgml_pool_new(2, &pools[1], &err) == PGML_OK);
+	REQUIRE(pgml_pool_new(3, &pools[2], &err) == PGML_OK);
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
+	{
+		size_t		T = shapes[s][0],
+					K = shapes[s][1],
+					rows = shapes[s][2],
+					nparts = shapes[s][3],
+					N = rows * nparts,
+					ldx = K + (s % 2 ? 5 : 0),
+					ldy = N + 3;
+		pgml_act	act = acts[s % 5];
+		float	   *x = malloc(T * ldx * sizeof(float)),
+				   *W = malloc(N * K * sizeof(float)),
+				   *b = s % 3 == 2 ? NULL : malloc(N * sizeof(float)),
+				   *Wp = malloc(pgml_panels_floats(N, K) * sizeof(float)),
+				   *y = malloc(T * ldy * sizeof(float)),
+				   *want = malloc(T * N * sizeof(float));
+		void	   *ws = malloc(pgml_linear_panels_ws_size(T, K));
+		const float *parts[3];
+
+		REQUIRE(pgml_panels_floats(N, K) == (N + 15) / 16 * 16 * K);
+		fill(x, T * ldx, 1.0f);
+		fill(W, N * K, 0.5f);
+		if (b != NULL)
+			fill(b, N, 1.0f);
+		for (size_t i = 0; i < nparts; i++)
+			parts[i] = W + i * rows * K;
+		pgml_panels_pack(parts, nparts, rows, K, Wp);
+		for (size_t t = 0; t < T; t++)
+			for (size_t n = 0; n < N; n++)
+			{
+				double		acc = b != NULL ? b[n] : 0;
+
+				for (size_t k = 0; k < K; k++)
+					acc += (double) x[t * ldx + k] * W[n * K + k];
+				want[t * N + n] = (float) acc;
+				pgml_bias_act_ref(&want[t * N + n], NULL, 1, act);
+			}
+		for (int p = 0; p < 4; p++)
+		{
+			for (size_t i = 0; i < T * ldy; i++)
+				y[i] = 1234.0f;
+			if (p == 3)
+				CHECK_INT(pgml_linear_panels_ref(x, ldx, T, K, Wp, b, N, act, y, ldy, &err), PGML_OK);
+			else
+				CHECK_INT(pgml_linear_panels(pools[p], x, ldx, T, K, Wp, b, N, act, y, ldy, ws, &err), PGML_OK);
+			for (size_t t = 0; t < T; t++)
+			{
+				for (size_t n = 0; n < N; n++)
+					CHECK_NEAR(y[t * ldy + n], want[t * N + n], 2e-4);
+				for (size_t n = N; n < ldy; n++)
+					CHECK(y[t * ldy + n] == 1234.0f);
+			}
+		}
+		free(x);
+		free(W);
+		free(b);
+		free(Wp);
+		free(y);
+		free(want);
+		free(ws);
+	}
+	/* limits: more rows than the kernel takes, sizes that overflow */
+	{
+		float		x[17],
+					Wp[16],
+					y[17];
+
+		CHECK_INT(pgml_linear_panels(NULL, x, 1, 17, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, NULL, &err),
+				  PGML_ERR_INVALID_ARGUMENT);
+		CHECK_INT(pgml_linear_panels_ref(x, 1, 17, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, &err),
+				  PGML_ERR_INVALID_ARGUMENT);
+		CHECK_INT(pgml_linear_panels(NULL, x, 1, 0, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, NULL, &err), PGML_OK);
+		CHECK_INT(pgml_panels_floats(SIZE_MAX - 3, 2), 0);
+		CHECK_INT(pgml_panels_floats(1 << 20, SIZE_MAX / 1000), 0);
+		CHECK_INT(pgml_linear_panels_ws_size(16, SIZE_MAX / 32), 0);
+	}
+	pgml_pool_free(pools[1]);
+	pgml_pool_free(pools[2]);
+}
+
 /* Checks pgml_attention on B sequences of S tokens (padding, a hole) against a double-precision loop. */
 static void
 check_attention(size_t S, size_t nh, size_t dh)

@@ -177,10 +177,11 @@ main(int argc, char **argv)
 
 		printf("{\"model_type\": \"%s\", \"dim\": %zu, \"pooling\": \"%s\", \"normalize\": %s, \"max_seq_length\": %zu, "
 			   "\"layers\": %zu, \"hidden_size\": %zu, \"derived_heap_bytes\": %zu, \"derived_mapped_bytes\": %zu, "
-			   "\"derived_reused\": %s}\n",
+			   "\"derived_reused\": %s, \"panels\": %s}\n",
 			   in->encoder->model_type, in->dim, in->pooling, in->normalize ? "true" : "false", in->max_seq_length,
 			   in->encoder->num_layers, in->encoder->hidden_size, in->encoder->derived_heap_bytes,
-			   in->encoder->derived_mapped_bytes, in->encoder->derived_reused ? "true" : "false");
+			   in->encoder->derived_mapped_bytes, in->encoder->derived_reused ? "true" : "false",
+			   in->encoder->panels ? "true" : "false");
 		goto done;
 	}
 	if (pgml_pool_new(threads, &pool, &err) != PGML_OK)

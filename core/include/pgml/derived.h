@@ -48,6 +48,17 @@ const float *pgml_derived_get_f32(pgml_derived *d, const char *name, size_t n);
 pgml_status pgml_derived_add_f32(pgml_derived *d, const char *name, float *heap, size_t n, const float **slot,
 								 pgml_err *err);
 
+/*
+ * Like pgml_derived_add_f32, for an array worth keeping only when it is shared through the file (an
+ * alternative layout of weights the caller also has): when commit does not map it (no path, or the file
+ * cannot be written) it is freed and *slot set to NULL.
+ */
+pgml_status pgml_derived_add_f32_shared(pgml_derived *d, const char *name, float *heap, size_t n,
+										const float **slot, pgml_err *err);
+
+/* Whether commit will try to write a file (the set has a path). */
+bool		pgml_derived_has_file(const pgml_derived *d);
+
 /* Fills q (marked borrowed) from the file when it holds q8 weight `name` of shape [N, K]. */
 bool		pgml_derived_get_q8(pgml_derived *d, const char *name, size_t N, size_t K, pgml_q8_weight *q);
 

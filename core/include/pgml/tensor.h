@@ -61,6 +61,28 @@ pgml_status pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, s
 						const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err);
 
 /*
+ * Panels: W[N, K] repacked for few input rows (one short sentence). Panel p holds output rows
+ * 16p .. 16p + 15 interleaved, Wp[p][k][j] = W[16p + j, k], K × 16 floats per panel (rows past N are
+ * zero), so that a step over k reads one cache line of weights for 16 outputs. pgml_linear_panels
+ * computes y[T, N] = act(x · Wᵀ + b) for T <= PGML_PANEL_T rows from them: each weight is read once, in
+ * order, and dotted with every row at once, and no horizontal sums are needed. The layout is built at
+ * load time and kept in the derived-weights file (pgml/derived.h), shared by every backend.
+ */
+#define PGML_PANEL_T 16
+size_t		pgml_panels_floats(size_t N, size_t K);	/* ceil(N / 16) · 16 · K (0 on overflow) */
+
+/* Packs the row-wise concatenation of nparts weights of [rows, K] each (N = nparts · rows) into out. */
+void		pgml_panels_pack(const float *const *parts, size_t nparts, size_t rows, size_t K, float *out);
+
+/* Workspace bytes pgml_linear_panels needs (x transposed), 0 when too large. */
+size_t		pgml_linear_panels_ws_size(size_t T, size_t K);
+pgml_status pgml_linear_panels(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *Wp,
+							   const float *b, size_t N, pgml_act act, float *y, size_t ldy, void *ws,
+							   pgml_err *err);
+pgml_status pgml_linear_panels_ref(const float *x, size_t ldx, size_t T, size_t K, const float *Wp,
+								   const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err);
+
+/*
  * int8 weights (quant.c): W[N, K] ≈ scale[n] · w[n, k], symmetric per output channel, packed for the
  * AVX-512 VNNI kernel. pgml_linear_q8 quantizes each row of x to uint8 with a zero point and computes
  * y[T, N] = act(x · Wᵀ + b) with int32 sums; without VNNI it runs the plain C reference (same results).

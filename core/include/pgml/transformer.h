@@ -42,6 +42,7 @@ typedef struct pgml_encoder_info
 	size_t		derived_heap_bytes;	/* converted weights held on this process's heap */
 	size_t		derived_mapped_bytes;	/* converted weights mapped from the derived-weights file */
 	bool		derived_reused; /* the derived-weights file existed and was used as it was */
+	bool		panels;			/* f32 linears also as panels, for few rows (in the derived file) */
 } pgml_encoder_info;
 
 pgml_status pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder **out,

@@ -64,6 +64,7 @@ typedef struct entry
 	const void *data;			/* in a mapping, or == heap */
 	void	   *heap;			/* owned until commit maps it */
 	slot_kind	kind;
+	bool		shared_only;	/* dropped at commit unless mapped */
 	union
 	{
 		const float **f;
@@ -282,6 +283,42 @@ pgml_derived_add_f32(pgml_derived *d, const char *name, float *heap, size_t n, c
 	e->slot.f = slot;
 	*slot = heap;
 	return PGML_OK;
+}
+
+pgml_status
+pgml_derived_add_f32_shared(pgml_derived *d, const char *name, float *heap, size_t n, const float **slot,
+							pgml_err *err)
+{
+	pgml_status rc = pgml_derived_add_f32(d, name, heap, n, slot, err);
+
+	if (rc == PGML_OK)
+		d->e[d->n - 1].shared_only = true;
+	return rc;
+}
+
+bool
+pgml_derived_has_file(const pgml_derived *d)
+{
+	return d != NULL && d->path != NULL;
+}
+
+/* Frees the heap copies of shared-only entries that were not mapped, and clears their slots. */
+static void
+drop_unshared(pgml_derived *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+	{
+		entry	   *e = &d->e[i];
+
+		if (!e->shared_only || e->heap == NULL)
+			continue;
+		*e->slot.f = NULL;
+		pgml_free(e->heap);
+		e->heap = NULL;
+		e->data = NULL;
+		e->bytes = 0;
+		e->kind = SLOT_NONE;
+	}
 }
 
 /* Byte sizes of a q8 weight's three arrays (as pgml_q8_quantize allocates them). */
@@ -514,7 +551,10 @@ pgml_derived_commit(pgml_derived *d, pgml_err *err)
 	for (size_t i = 0; i < d->n && !added; i++)
 		added = d->e[i].heap != NULL;
 	if (d->path == NULL || !added)
+	{
+		drop_unshared(d);
 		return PGML_OK;
+	}
 	offsets = pgml_malloc((d->n ? d->n : 1) * sizeof(size_t));
 	if (offsets == NULL)
 		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
@@ -555,6 +595,7 @@ pgml_derived_commit(pgml_derived *d, pgml_err *err)
 			e->heap = NULL;
 		}
 	pgml_free(offsets);
+	drop_unshared(d);			/* the file could not be written: no copies kept only to be shared */
 	return PGML_OK;
 }
 

@@ -106,6 +106,15 @@ typedef struct enc_layer
 				f28;
 	const float *upgate_b;		/* int8 NomicBERT: fc11 and fc12 fused into f18 [2I, H], their biases */
 	const float *upgate_w;		/* "new": up_gate_proj [2I, H], no bias (int8: f18) */
+	/*
+	 * f32 with a derived-weights file: the same linears as panels (pgml_linear_panels), used for few
+	 * rows, or all NULL. qkv_p is Q, K and V stacked (bias qkv_b); f1_p is fc11 and fc12 stacked for
+	 * NomicBERT (bias upgate_b), up_gate_proj for "new".
+	 */
+	const float *qkv_p,
+			   *o_p,
+			   *f1_p,
+			   *f2_p;
 } enc_layer;
 
 struct pgml_encoder
@@ -146,6 +155,8 @@ struct pgml_encoder
 	pgml_derived *derived;		/* converted weights: heap, or mapped from the derived-weights file */
 	bool		int8;
 	pgml_q8_weight proj8;
+	const float *proj_p;		/* panels of proj_w, or NULL */
+	bool		panels;			/* every linear has its panels */
 	bool		nomic_qkv_bias,
 				nomic_fc1_bias,
 				nomic_fc2_bias;
@@ -824,10 +835,119 @@ quantize_weights(pgml_encoder *enc, pgml_err *err)
 }
 
 /*
+ * The panels of weight `name`: from the derived file, or packed now from the row-wise concatenation of
+ * nparts weights of [rows, K] each, kept only if the file maps them (pgml_derived_add_f32_shared).
+ */
+static pgml_status
+derived_panels(pgml_encoder *enc, const char *name, const float *const *parts, size_t nparts, size_t rows,
+			   size_t K, const float **out, pgml_err *err)
+{
+	size_t		n = pgml_panels_floats(nparts * rows, K);
+	float	   *buf;
+
+	if (n == 0)
+		return pgml_error(err, PGML_ERR_LIMIT, "weight too large");
+	if ((*out = pgml_derived_get_f32(enc->derived, name, n)) != NULL)
+		return PGML_OK;
+	buf = pgml_malloc(n * sizeof(float));
+	if (buf == NULL)
+		return pgml_error(err, PGML_ERR_OUT_OF_MEMORY, "out of memory");
+	pgml_panels_pack(parts, nparts, rows, K, buf);
+	return pgml_derived_add_f32_shared(enc->derived, name, buf, n, out, err);
+}
+
+/*
+ * f32: every linear layer also as panels, for forwards of at most PGML_PANEL_T rows (one short
+ * sentence), where reading the weights is the whole cost and the panel kernel reads them at the memory's
+ * pace (pgml/tensor.h). They are a second copy of the weights, so they exist only in the derived-weights
+ * file, shared by every backend and built once: without a file (no directory, or one that cannot be
+ * written) no backend keeps a private copy, and few rows run the kernels on the weights as stored.
+ */
+static pgml_status
+build_panels(pgml_encoder *enc, pgml_err *err)
+{
+	size_t		H = enc->H,
+				I = enc->I;
+	pgml_status rc = PGML_OK;
+
+	if (enc->int8 || !pgml_derived_has_file(enc->derived))
+		return PGML_OK;
+	for (size_t l = 0; l < enc->n_layers && rc == PGML_OK; l++)
+	{
+		enc_layer  *ly = &enc->layers[l];
+		char		name[64];
+		const float *qkv3[3] = {ly->q_w, ly->k_w, ly->v_w},
+				   *qkv1[1] = {ly->qkv_w},
+				   *o[1] = {ly->o_w},
+				   *f1[2] = {ly->f1_w, ly->g_w},
+				   *upgate[1] = {ly->upgate_w},
+				   *f2[1] = {ly->f2_w};
+
+#define PAN(part, src, n, rows, K, dst) \
+		(snprintf(name, sizeof(name), "p16:layer.%zu.%s", l, part), \
+		 (rc = derived_panels(enc, name, src, n, rows, K, dst, err)))
+		if (ly->qkv_w != NULL)
+		{
+			ly->qkv_b = ly->qkv_wb;
+			if (PAN("qkv", qkv1, 1, 3 * H, H, &ly->qkv_p))
+				break;
+		}
+		else
+		{
+			snprintf(name, sizeof(name), "layer.%zu.qkv_b", l);
+			if ((rc = derived_cat(enc, name, ly->q_b, ly->k_b, ly->v_b, H, &ly->qkv_b, err)) ||
+				PAN("qkv", qkv3, 3, H, H, &ly->qkv_p))
+				break;
+		}
+		if (enc->arch == ARCH_NOMIC)
+		{
+			snprintf(name, sizeof(name), "layer.%zu.upgate_b", l);
+			if (ly->f1_b != NULL && (rc = derived_cat(enc, name, ly->f1_b, ly->g_b, NULL, I, &ly->upgate_b, err)))
+				break;
+			if (PAN("f1", f1, 2, I, H, &ly->f1_p))
+				break;
+		}
+		else if (enc->arch == ARCH_NEW)
+		{
+			if (PAN("f1", upgate, 1, 2 * I, H, &ly->f1_p))
+				break;
+		}
+		else if (PAN("f1", f1, 1, I, H, &ly->f1_p))
+			break;
+		if (PAN("o", o, 1, H, H, &ly->o_p) || PAN("f2", f2, 1, H, I, &ly->f2_p))
+			break;
+#undef PAN
+	}
+	if (rc == PGML_OK && enc->proj_w != NULL)
+	{
+		const float *proj[1] = {enc->proj_w};
+
+		rc = derived_panels(enc, "p16:embeddings_project", proj, 1, H, enc->E, &enc->proj_p, err);
+	}
+	return rc;
+}
+
+/* After commit: whether every linear kept its panels (all or none do: they live in one file). */
+static bool
+has_panels(const pgml_encoder *enc)
+{
+	if (enc->int8 || enc->n_layers == 0 || (enc->proj_w != NULL && enc->proj_p == NULL))
+		return false;
+	for (size_t l = 0; l < enc->n_layers; l++)
+	{
+		const enc_layer *ly = &enc->layers[l];
+
+		if (ly->qkv_p == NULL || ly->o_p == NULL || ly->f1_p == NULL || ly->f2_p == NULL)
+			return false;
+	}
+	return true;
+}
+
+/*
  * The key of the derived-weights file: the format, the options and the identity of the checkpoint's
  * files. Bump DERIVED_FORMAT when a derived layout changes (the int8 packing, an entry's meaning).
  */
-#define DERIVED_FORMAT "pgml encoder derived weights 1"
+#define DERIVED_FORMAT "pgml encoder derived weights 2"	/* 2: f32 panels */
 
 static void
 derived_key(const pgml_encoder *enc, uint8_t key[32])
@@ -927,8 +1047,11 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 		goto fail;
 	if (enc->int8 && (rc = quantize_weights(enc, err)) != PGML_OK)
 		goto fail;
+	if ((rc = build_panels(enc, err)) != PGML_OK)
+		goto fail;
 	if ((rc = pgml_derived_commit(enc->derived, err)) != PGML_OK)
 		goto fail;
+	enc->panels = has_panels(enc);
 
 	enc->info.model_type = enc->model_type;
 	enc->info.hidden_size = enc->H;
@@ -940,6 +1063,7 @@ pgml_encoder_load(const char *dir, const pgml_encoder_opts *opts, pgml_encoder *
 	enc->info.derived_heap_bytes = pgml_derived_heap_bytes(enc->derived);
 	enc->info.derived_mapped_bytes = pgml_derived_mapped_bytes(enc->derived);
 	enc->info.derived_reused = pgml_derived_reused(enc->derived);
+	enc->info.panels = enc->panels;
 	json_decref(cfg);
 	*out = enc;
 	return PGML_OK;
@@ -1033,14 +1157,19 @@ rel_bucket(long rel, size_t num_buckets, size_t max_distance)
 	}
 }
 
-/* y = act(x · Wᵀ + b) in f32, or with the int8 weight q when the encoder is quantized. */
+/*
+ * y = act(x · Wᵀ + b) in f32, or with the int8 weight q when the encoder is quantized; from the panels Wp
+ * when given (the forward passes them for few rows).
+ */
 static pgml_status
 linear(const pgml_encoder *enc, pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t K, const float *W,
-	   const pgml_q8_weight *q, const float *b, size_t N, pgml_act act, float *y, size_t ldy, void *ws,
-	   pgml_err *err)
+	   const pgml_q8_weight *q, const float *Wp, const float *b, size_t N, pgml_act act, float *y, size_t ldy,
+	   void *ws, pgml_err *err)
 {
 	if (enc->int8)
 		return pgml_linear_q8_ws(pool, x, ldx, T, q, b, act, y, ldy, ws, err);
+	if (Wp != NULL)
+		return pgml_linear_panels(pool, x, ldx, T, K, Wp, b, N, act, y, ldy, ws, err);
 	return pgml_linear(pool, x, ldx, T, K, W, b, N, act, y, ldy, err);
 }
 
@@ -1065,7 +1194,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	size_t		n_ws = 0;
 	size_t	   *lens = NULL;	/* compacted: real tokens per sequence */
 	uint8_t    *ones = NULL;
-	bool		compact = false;
+	bool		compact = false,
+				pan;			/* few rows: the linears run from panels */
 	float	   *mem = NULL,
 			   *ff2 = NULL,
 			   *x,
@@ -1147,15 +1277,15 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	{
 		bool		ok = pgml_mul_size(T, H, &n_x) && pgml_mul_size(n_x, 3, &n_qkv) && pgml_mul_size(T, I, &n_ff) &&
 			(n_att = pgml_attention_scratch(S, enc->dh)) > 0 && pgml_mul_size(n_att, nt, &n_att) && pgml_mul_size(T, E, &n_emb);
+		size_t		kmax = H > I ? H : I;
 
+		kmax = kmax > E ? kmax : E;
 		if (ok && enc->rel_bias != NULL)
 			ok = pgml_mul_size(S * S, enc->heads, &n_bias) && S * S / S == S;
-		if (ok && enc->int8)
+		pan = enc->panels && T <= PGML_PANEL_T;
+		if (ok && (enc->int8 || pan))
 		{
-			size_t		kmax = H > I ? H : I;
-
-			kmax = kmax > E ? kmax : E;
-			n_ws = pgml_linear_q8_ws_size(T, kmax);
+			n_ws = enc->int8 ? pgml_linear_q8_ws_size(T, kmax) : pgml_linear_panels_ws_size(T, kmax);
 			ok = n_ws > 0;
 			n_ws = (n_ws + sizeof(float) - 1) / sizeof(float);
 			ok = ok && pgml_add_size(total, n_ws, &total);
@@ -1238,8 +1368,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 	if ((rc = add_ln(pool, emb, NULL, T, E, enc->emb_g, enc->emb_b, enc->eps, err)) != PGML_OK)
 		goto done;
 	if (enc->proj_w != NULL &&
-		(rc = linear(enc, pool, emb, E, T, E, enc->proj_w, &enc->proj8, enc->proj_b, H, PGML_ACT_NONE, x, H,
-					 ws, err)) != PGML_OK)
+		(rc = linear(enc, pool, emb, E, T, E, enc->proj_w, &enc->proj8, pan ? enc->proj_p : NULL, enc->proj_b, H,
+					 PGML_ACT_NONE, x, H, ws, err)) != PGML_OK)
 		goto done;
 	if (bias != NULL)
 		for (size_t h = 0; h < enc->heads; h++)
@@ -1260,6 +1390,12 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		{
 			if ((rc = pgml_linear_q8_ws(pool, x, H, T, &ly->qkv8, ly->qkv_b, PGML_ACT_NONE, qkv, 3 * H, ws,
 										err)) != PGML_OK)
+				goto done;
+		}
+		else if (pan)
+		{
+			if ((rc = pgml_linear_panels(pool, x, H, T, H, ly->qkv_p, ly->qkv_b, 3 * H, PGML_ACT_NONE, qkv, 3 * H,
+										 ws, err)) != PGML_OK)
 				goto done;
 		}
 		else if (ly->qkv_w != NULL)
@@ -1308,7 +1444,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		else if ((rc = pgml_attention(pool, batch, S, enc->heads, enc->dh, qkv, qkv + H, qkv + 2 * H, 3 * H,
 									  attention_mask, bias, ctx, H, att, err)))
 			goto done;
-		if ((rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, ly->o_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
+		if ((rc = linear(enc, pool, ctx, H, T, H, ly->o_w, &ly->o8, pan ? ly->o_p : NULL, ly->o_b, H, PGML_ACT_NONE,
+						 tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln1_g, ly->ln1_b, enc->eps, err)))
 			goto done;
 		sw = x;
@@ -1317,8 +1454,8 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		if (enc->arch == ARCH_NEW)
 		{
 			/* ff = up · act(gate), [up | gate] = up_gate_proj(x) (new-impl's NewGatedMLP) */
-			if ((rc = linear(enc, pool, x, H, T, H, ly->upgate_w, &ly->f18, NULL, 2 * I, PGML_ACT_NONE, ff2, 2 * I,
-							 ws, err)))
+			if ((rc = linear(enc, pool, x, H, T, H, ly->upgate_w, &ly->f18, pan ? ly->f1_p : NULL, NULL, 2 * I,
+							 PGML_ACT_NONE, ff2, 2 * I, ws, err)))
 				goto done;
 			for (size_t t = 0; t < T; t++)
 				pgml_glu(ff2 + t * 2 * I + I, ff2 + t * 2 * I, ff + t * I, I, enc->act);
@@ -1326,10 +1463,10 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 		else if (enc->arch == ARCH_NOMIC)
 		{
 			/* SwiGLU: ff = fc11(x) · silu(fc12(x)) */
-			if (enc->int8)
+			if (enc->int8 || pan)
 			{
-				if ((rc = pgml_linear_q8_ws(pool, x, H, T, &ly->f18, ly->upgate_b, PGML_ACT_NONE, ff2, 2 * I, ws,
-											err)))
+				if ((rc = linear(enc, pool, x, H, T, H, NULL, &ly->f18, ly->f1_p, ly->upgate_b, 2 * I, PGML_ACT_NONE,
+								 ff2, 2 * I, ws, err)))
 					goto done;
 				for (size_t t = 0; t < T; t++)
 					pgml_swiglu(ff2 + t * 2 * I + I, ff2 + t * 2 * I, ff + t * I, I);
@@ -1342,9 +1479,11 @@ pgml_encoder_forward(const pgml_encoder *enc, pgml_pool *pool, size_t batch, siz
 				pgml_swiglu(ff2 + n_ff, ff2, ff, n_ff);
 			}
 		}
-		else if ((rc = linear(enc, pool, x, H, T, H, ly->f1_w, &ly->f18, ly->f1_b, I, enc->act, ff, I, ws, err)))
+		else if ((rc = linear(enc, pool, x, H, T, H, ly->f1_w, &ly->f18, pan ? ly->f1_p : NULL, ly->f1_b, I, enc->act,
+							  ff, I, ws, err)))
 			goto done;
-		if ((rc = linear(enc, pool, ff, I, T, I, ly->f2_w, &ly->f28, ly->f2_b, H, PGML_ACT_NONE, tmp, H, ws, err)) ||
+		if ((rc = linear(enc, pool, ff, I, T, I, ly->f2_w, &ly->f28, pan ? ly->f2_p : NULL, ly->f2_b, H,
+						 PGML_ACT_NONE, tmp, H, ws, err)) ||
 			(rc = add_ln(pool, tmp, x, T, H, ly->ln2_g, ly->ln2_b, enc->eps, err)))
 			goto done;
 		sw = x;
