@@ -10,7 +10,9 @@
  */
 #include "pgml_pg.h"
 
+#include <errno.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "catalog/pg_type.h"
@@ -27,6 +29,7 @@
 #include "pgml/derived.h"
 #include "pgml/embed.h"
 #include "pgml/hub.h"
+#include "pgml/sha256.h"
 
 /* ---------------------------------------------------------------------------------------------------
  * GUCs
@@ -325,6 +328,36 @@ resolve_model(const char *name, const embed_args *a)
 	return result;
 }
 
+/*
+ * Where the model in dir keeps its derived weights (converted, int8, f32 panels; pgml/derived.h), written
+ * once and mapped by every backend: <dir>/.pgml when the server can write there (a hub snapshot in
+ * pgml.cache_dir always), else, for a read-only directory under pgml.model_dirs, a directory of its own
+ * under pgml.cache_dir: pgml-derived/<sha256 of the model's path, 32 hex digits>. The file in it is keyed
+ * by the checkpoint files' identity, so a model replaced at the same path rebuilds it. When neither can
+ * be written the load keeps its converted weights on the heap and builds no panels.
+ */
+static char *
+derived_dir_for(const char *dir)
+{
+	char	   *own = psprintf("%s/%s", dir, PGML_DERIVED_DIRNAME);
+	uint8_t		dg[32];
+	char		hex[65];
+	char	   *parent;
+
+	if ((mkdir(own, 0755) == 0 || errno == EEXIST) && access(own, W_OK | X_OK) == 0)
+		return own;
+	if (hub_cache_dir == NULL || hub_cache_dir[0] == '\0')
+		return own;
+	pgml_sha256(dir, strlen(dir), dg);
+	pgml_sha256_hex(dg, hex);
+	hex[32] = '\0';
+	(void) mkdir(hub_cache_dir, 0755);
+	parent = psprintf("%s/pgml-derived", hub_cache_dir);
+	if ((mkdir(parent, 0755) != 0 && errno != EEXIST) || access(parent, W_OK | X_OK) != 0)
+		return own;
+	return psprintf("%s/%s", parent, hex);
+}
+
 /* The embedder for name: from the cache, else loaded (and cached unless a->cache is false). */
 static pgml_embedder *
 get_embedder(const char *name, const embed_args *a)
@@ -345,8 +378,8 @@ get_embedder(const char *name, const embed_args *a)
 	dir = resolve_model(name, a);
 	memset(&eo, 0, sizeof(eo));
 	eo.dtype = a->dtype;
-	/* converted weights are written once next to the model and mapped by every backend */
-	eo.derived_dir = psprintf("%s/%s", dir, PGML_DERIVED_DIRNAME);
+	/* converted weights are written once next to the model (or in the cache) and mapped by every backend */
+	eo.derived_dir = derived_dir_for(dir);
 	rc = pgml_embedder_load(dir, &eo, &e, &err);
 	pgml_pg_trim();
 	pgml_pg_check(rc, &err);

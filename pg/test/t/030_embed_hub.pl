@@ -141,6 +141,34 @@ is($node->safe_psql('postgres', qq{SELECT (SELECT sum(x::float8 * y) / sqrt(sum(
 	FROM unnest(pgml.embed('$tiny', 'hello derived weights'), '$i8'::real[]) u(x, y))}),
 	't', 'int8 embedding close to float32');
 
+# f32 models get their linears as panels (one short sentence reads them), written next to the model too.
+ok(-f "$repo_dir/snapshots/$commit/.pgml/encoder-float32.pgmlw", 'f32 panels written to the model\'s .pgml directory');
+
+# A read-only model directory under pgml.model_dirs: its derived weights go to the cache directory
+# (pgml-derived/<hash of the path>), and the embedding is the one the hub copy of the same model gives.
+my $local = "$base/local";
+make_path("$local/tiny/1_Pooling");
+for my $f (qw(config.json config_sentence_transformers.json model.safetensors modules.json
+	sentence_bert_config.json tokenizer.json tokenizer_config.json))
+{
+	copy("$fixtures/tiny-bert-mean/$f", "$local/tiny/$f") or die "$f: $!";
+}
+copy("$fixtures/tiny-bert-mean/1_Pooling/config.json", "$local/tiny/1_Pooling/config.json") or die;
+chmod(0555, "$local/tiny") or die;
+my $from_hub = $node->safe_psql('postgres', "SELECT pgml.embed('$tiny', 'read-only model directory')::text");
+is($node->safe_psql('postgres',
+		"SET pgml.model_dirs = '$local'; SELECT pgml.embed('$local/tiny', 'read-only model directory')::text"),
+	$from_hub, 'a read-only local model directory embeds like the hub copy');
+ok(!-e "$local/tiny/.pgml", 'nothing written into the read-only model directory');
+my @moved = glob("$cache/pgml-derived/*/encoder-float32.pgmlw");
+is(scalar(@moved), 1, 'its derived weights are written under pgml.cache_dir/pgml-derived');
+my $moved_ino = @moved ? (stat $moved[0])[1] : 0;
+is($node->safe_psql('postgres',
+		"SET pgml.model_dirs = '$local'; SELECT pgml.embed('$local/tiny', 'read-only model directory')::text"),
+	$from_hub, 'a new backend maps them: the same embedding');
+is(@moved ? (stat $moved[0])[1] : -1, $moved_ino, 'and does not rewrite them');
+chmod(0755, "$local/tiny");
+
 # With the hub gone, a new backend (empty model cache) still loads from the cache directory.
 stop_hub();
 ($n, $close, $cos) = split /\|/, $node->safe_psql('postgres',
