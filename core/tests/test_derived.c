@@ -345,25 +345,38 @@ copy_model(const char *name, char *dir, size_t len)
 	return true;
 }
 
-/* Runs the encoder on a fixed batch; the hidden states, or NULL. */
+/*
+ * Runs the encoder on a fixed batch: 2 × 6 tokens (one row padded), then 3 × 40 (120 rows: panels in
+ * blocks of 16); the hidden states of both, one after the other (12 + 120 rows), or NULL.
+ */
+#define RUN_ROWS (12 + 120)
+
 static float *
-run(const char *dir, const char *dtype, const char *derived_dir, pgml_encoder_info *info)
+run(const char *dir, const char *dtype, const char *derived, pgml_encoder_info *info)
 {
-	pgml_encoder_opts opts = {.dtype = dtype, .derived_dir = derived_dir};
+	pgml_encoder_opts opts = {.dtype = dtype, .derived_dir = derived};
 	pgml_encoder *enc;
 	pgml_err	err;
-	int32_t		ids[2 * 6] = {1, 5, 9, 13, 17, 2, 1, 7, 11, 2, 0, 0};
-	uint8_t		mask[2 * 6] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+	int32_t		ids[2 * 6] = {1, 5, 9, 13, 17, 2, 1, 7, 11, 2, 0, 0},
+				ids2[3 * 40];
+	uint8_t		mask[2 * 6] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+				mask2[3 * 40];
 	float	   *out;
 
+	for (int i = 0; i < 3 * 40; i++)
+	{
+		ids2[i] = 5 + (i * 37) % 400;
+		mask2[i] = 1;
+	}
 	if (pgml_encoder_load(dir, &opts, &enc, &err) != PGML_OK)
 	{
 		test_fail(__FILE__, __LINE__, "load %s: %s", dir, err.msg);
 		return NULL;
 	}
 	*info = *pgml_encoder_get_info(enc);
-	out = calloc(12 * info->hidden_size, sizeof(float));
-	if (pgml_encoder_forward(enc, NULL, 2, 6, ids, mask, NULL, out, &err) != PGML_OK)
+	out = calloc(RUN_ROWS * info->hidden_size, sizeof(float));
+	if (pgml_encoder_forward(enc, NULL, 2, 6, ids, mask, NULL, out, &err) != PGML_OK ||
+		pgml_encoder_forward(enc, NULL, 3, 40, ids2, mask2, NULL, out + 12 * info->hidden_size, &err) != PGML_OK)
 	{
 		test_fail(__FILE__, __LINE__, "forward %s: %s", dir, err.msg);
 		free(out);
@@ -387,8 +400,8 @@ max_diff(const float *a, const float *b, size_t n)
 /*
  * Loads a model without, then twice with its derived-weights file, then after touching the checkpoint.
  * int8: the outputs are bit-identical whether the quantized weights come from the heap or the file. f32:
- * with a file the linears also get panels (pgml/tensor.h), which the 12-row forward here uses: the same
- * sums in another order, so they match the heap run to float error, and each other exactly.
+ * with a file the linears also get panels (pgml/tensor.h), which both forwards here use (12 and 120
+ * rows): the same sums in another order, so they match the heap run to float error, and each other exactly.
  */
 static void
 check_model(const char *name, const char *dtype, bool converts)
@@ -416,7 +429,7 @@ check_model(const char *name, const char *dtype, bool converts)
 	a = run(dir, dtype, ddir, &first);
 	b = run(dir, dtype, ddir, &again);
 	REQUIRE(want != NULL && a != NULL && b != NULL);
-	n = 12 * plain.hidden_size;
+	n = RUN_ROWS * plain.hidden_size;
 	if (panels)
 		CHECK(max_diff(want, a, n) < 2e-5);
 	else

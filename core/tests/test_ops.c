@@ -159,8 +159,9 @@ TEST(ops_linear_matches_naive)
 
 /*
  * Panels: pgml_linear_panels (and its plain C reference) against a double-precision loop over the
- * original weights, packed from one to three parts. Every padded width (T rounded to 4, 8, 12, 16), N
- * with a partial last panel, K of 1 and with tails, wider row strides, every activation, with and
+ * original weights, packed from one to three parts. Every padded width (T rounded to 4, 8, 12, 16), more
+ * rows than 16 (blocks of 16 and a partial last block, up to PGML_PANEL_T), panels in several cache
+ * groups (K = 9000: one panel a group; K = 64: the whole matrix), N with a partial last panel, K of 1 and with tails, wider row strides, every activation, with and
  * without a bias, no pool and pools of 2 and 3 (N split into parts of whole panels); columns past N in
  * y are never written.
  */
@@ -169,7 +170,8 @@ TEST(ops_linear_panels_matches_naive)
 	static const size_t shapes[][4] = {	/* T, K, rows per part, parts */
 		{1, 8, 5, 1}, {4, 33, 17, 1}, {16, 768, 256, 3}, {13, 100, 37, 1}, {16, 17, 6, 1}, {5, 1536, 385, 1},
 		{8, 500, 129, 1}, {12, 513, 33, 1}, {16, 3072, 20, 1}, {3, 1, 3, 1}, {16, 64, 21, 3}, {9, 40, 16, 2},
-		{2, 384, 1536, 1}, {7, 1000, 64, 2}};
+		{2, 384, 1536, 1}, {7, 1000, 64, 2}, {17, 100, 40, 1}, {33, 768, 48, 2}, {64, 3072, 24, 1},
+		{100, 64, 300, 1}, {128, 40, 17, 3}, {48, 9000, 33, 1}};
 	static const pgml_act acts[] = {PGML_ACT_NONE, PGML_ACT_GELU, PGML_ACT_RELU, PGML_ACT_SILU, PGML_ACT_GELU_TANH};
 	pgml_pool  *pools[3] = {NULL, NULL, NULL};
 	pgml_err	err;
@@ -239,18 +241,20 @@ TEST(ops_linear_panels_matches_naive)
 	}
 	/* limits: more rows than the kernel takes, sizes that overflow */
 	{
-		float		x[17],
+		float		x[PGML_PANEL_T + 1],
 					Wp[16],
-					y[17];
+					y[PGML_PANEL_T + 1];
 
-		CHECK_INT(pgml_linear_panels(NULL, x, 1, 17, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, NULL, &err),
+		CHECK_INT(pgml_linear_panels(NULL, x, 1, PGML_PANEL_T + 1, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, NULL, &err),
 				  PGML_ERR_INVALID_ARGUMENT);
-		CHECK_INT(pgml_linear_panels_ref(x, 1, 17, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, &err),
+		CHECK_INT(pgml_linear_panels_ref(x, 1, PGML_PANEL_T + 1, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, &err),
 				  PGML_ERR_INVALID_ARGUMENT);
+		CHECK_INT(pgml_linear_panels_ws_size(PGML_PANEL_T + 1, 16), 0);
 		CHECK_INT(pgml_linear_panels(NULL, x, 1, 0, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, NULL, &err), PGML_OK);
 		CHECK_INT(pgml_panels_floats(SIZE_MAX - 3, 2), 0);
 		CHECK_INT(pgml_panels_floats(1 << 20, SIZE_MAX / 1000), 0);
 		CHECK_INT(pgml_linear_panels_ws_size(16, SIZE_MAX / 32), 0);
+		CHECK_INT(pgml_linear_panels_ws_size(33, 10), 3 * 10 * 16 * sizeof(float) + 64);
 	}
 	pgml_pool_free(pools[1]);
 	pgml_pool_free(pools[2]);

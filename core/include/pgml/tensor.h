@@ -61,14 +61,15 @@ pgml_status pgml_linear(pgml_pool *pool, const float *x, size_t ldx, size_t T, s
 						const float *b, size_t N, pgml_act act, float *y, size_t ldy, pgml_err *err);
 
 /*
- * Panels: W[N, K] repacked for few input rows (one short sentence). Panel p holds output rows
+ * Panels: W[N, K] repacked for few input rows (a sentence or a passage: up to PGML_PANEL_T). Panel p holds output rows
  * 16p .. 16p + 15 interleaved, Wp[p][k][j] = W[16p + j, k], K × 16 floats per panel (rows past N are
  * zero), so that a step over k reads one cache line of weights for 16 outputs. pgml_linear_panels
- * computes y[T, N] = act(x · Wᵀ + b) for T <= PGML_PANEL_T rows from them: each weight is read once, in
- * order, and dotted with every row at once, and no horizontal sums are needed. The layout is built at
+ * computes y[T, N] = act(x · Wᵀ + b) for T <= PGML_PANEL_T rows from them: each weight is read from
+ * memory once, in order, and multiplied by up to 16 rows at once (more rows in blocks of 16 while the
+ * panel is in cache), and no horizontal sums are needed. The layout is built at
  * load time and kept in the derived-weights file (pgml/derived.h), shared by every backend.
  */
-#define PGML_PANEL_T 16
+#define PGML_PANEL_T 128
 size_t		pgml_panels_floats(size_t N, size_t K);	/* ceil(N / 16) · 16 · K (0 on overflow) */
 
 /* Packs the row-wise concatenation of nparts weights of [rows, K] each (N = nparts · rows) into out. */

@@ -857,9 +857,9 @@ derived_panels(pgml_encoder *enc, const char *name, const float *const *parts, s
 }
 
 /*
- * f32: every linear layer also as panels, for forwards of at most PGML_PANEL_T rows (one short
- * sentence), where reading the weights is the whole cost and the panel kernel reads them at the memory's
- * pace (pgml/tensor.h). They are a second copy of the weights, so they exist only in the derived-weights
+ * f32: every linear layer also as panels, for forwards of at most PGML_PANEL_T real tokens (one
+ * sentence or passage, a few short ones), where sgemm would repack all the weights for few rows and the
+ * panel kernel reads them once (pgml/tensor.h). They are a second copy of the weights, so they exist only in the derived-weights
  * file, shared by every backend and built once: without a file (no directory, or one that cannot be
  * written) no backend keeps a private copy, and few rows run the kernels on the weights as stored.
  */
