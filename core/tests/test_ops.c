@@ -251,6 +251,13 @@ TEST(ops_linear_panels_matches_naive)
 				  PGML_ERR_INVALID_ARGUMENT);
 		CHECK_INT(pgml_linear_panels_ws_size(PGML_PANEL_T + 1, 16), 0);
 		CHECK_INT(pgml_linear_panels(NULL, x, 1, 0, 1, Wp, NULL, 1, PGML_ACT_NONE, y, 1, NULL, &err), PGML_OK);
+		/* K = 0: y = act(b) */
+		{
+			float		bias[3] = {-1.0f, 2.0f, 0.5f};
+
+			CHECK_INT(pgml_linear_panels(pools[1], x, 1, 2, 0, Wp, bias, 3, PGML_ACT_RELU, y, 3, NULL, &err), PGML_OK);
+			CHECK(y[0] == 0.0f && y[1] == 2.0f && y[2] == 0.5f && y[3] == 0.0f && y[4] == 2.0f && y[5] == 0.5f);
+		}
 		CHECK_INT(pgml_panels_floats(SIZE_MAX - 3, 2), 0);
 		CHECK_INT(pgml_panels_floats(1 << 20, SIZE_MAX / 1000), 0);
 		CHECK_INT(pgml_linear_panels_ws_size(16, SIZE_MAX / 32), 0);

@@ -1389,7 +1389,7 @@ pgml_linear_panels(pgml_pool *pool, const float *x, size_t ldx, size_t T, size_t
 		return PGML_OK;
 	pthread_once(&once, choose);
 #ifdef PGML_X86
-	if (use_avx512)
+	if (use_avx512 && K > 0)	/* K = 0 (y = act(b)): the reference */
 	{
 		if (ws == NULL)
 			return pgml_error(err, PGML_ERR_INVALID_ARGUMENT, "panel linear needs a workspace");
